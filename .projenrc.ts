@@ -1,0 +1,131 @@
+import { awscdk, javascript, TaskShell } from 'projen';
+
+/** The lowest aws-cdk-lib we support: cdk-nag 3.x (used in our tests) needs 2.257.0. */
+const CDK_VERSION = '2.257.0';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-github-runner-fleet',
+  description:
+    'Self-hosted GitHub Actions runners on an EC2 Auto Scaling group with a warm pool, lifecycle hooks, '
+    + 'least-privilege registration and step scaling on idle runners: one AWS CDK construct.',
+  author: 'cdk-github-runner-fleet maintainers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://github.com/cdk-github-runner-fleet/cdk-github-runner-fleet.git',
+  keywords: ['cdk', 'awscdk', 'aws-cdk', 'github-actions', 'self-hosted-runners', 'autoscaling', 'warm-pool'],
+  stability: 'experimental',
+  cdkVersion: CDK_VERSION,
+  constructsVersion: '10.5.1',
+  defaultReleaseBranch: 'main',
+  jsiiVersion: '~6.0.0',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  // Lambda sources live in lambda/ (outside jsii's src/), registered explicitly below.
+  lambdaAutoDiscover: false,
+  integrationTestAutoDiscover: true,
+  experimentalIntegRunner: true,
+
+  devDeps: [
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/integ-runner@^2.197.10',
+    'cdk-nag@^3.0.2',
+    'fast-check@^4.10.2',
+    'aws-sdk-client-mock@^4.1.0',
+    '@aws-sdk/client-auto-scaling@^3',
+    '@aws-sdk/client-secrets-manager@^3',
+    '@aws-lambda-powertools/logger@^2.36.0',
+    '@aws-lambda-powertools/metrics@^2.36.0',
+    '@octokit/rest@^22.0.1',
+    '@octokit/auth-app@^8.3.1',
+    '@octokit/plugin-retry@^8.1.1',
+    '@octokit/plugin-throttling@^11.0.5',
+    '@types/aws-lambda@^8',
+    'esbuild@^0.28.2',
+  ],
+
+  jestOptions: {
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      // @octokit/* and friends are ESM-only: let ts-jest turn them into CommonJS.
+      transformIgnorePatterns: [
+        '/node_modules/(?!(@octokit|universal-user-agent|before-after-hook|universal-github-app-jwt|toad-cache|fast-content-type-parse|json-with-bigint|bottleneck)/)',
+      ],
+      testTimeout: 30_000,
+    },
+  },
+  tsconfigDev: {
+    compilerOptions: { allowJs: true },
+    include: ['lambda/**/*.ts', 'examples/**/*.ts'],
+  },
+
+  gitignore: ['/cdk.out/', '/dist/', '/.tmp/', 'test/*.snapshot/**/asset.*/', '/docs/.vitepress/cache/', '/docs/.vitepress/dist/'],
+});
+
+for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/benchmarks/', '/scripts/']) project.addPackageIgnore(p);
+
+// jsii prints an end-of-life banner for Node 20 on every run.
+project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
+project.tasks.addEnvironment('NPM_CONFIG_LOGLEVEL', 'error');
+
+// ts-jest must also transform plain .js (the ESM-only Octokit packages).
+const jestTransform = (project.jest as any).config.transform;
+jestTransform['^.+\\.[tj]sx?$'] = jestTransform['^.+\\.[t]sx?$'];
+delete jestTransform['^.+\\.[t]sx?$'];
+jestTransform['^.+\\.[tj]sx?$'][1] = { tsconfig: 'tsconfig.dev.json', isolatedModules: true };
+
+// The three runtime functions. Their bundles land in assets/lambda/<name>.lambda/index.js.
+const bundlingOptions = { minify: true, sourcemap: false, externals: ['@aws-sdk/*'] } as javascript.BundlingOptions;
+for (const name of ['registration', 'deregistration', 'idle-metric']) {
+  new awscdk.LambdaFunction(project, {
+    entrypoint: `lambda/${name}.lambda.ts`,
+    constructFile: `src/generated/${name}-function.ts`,
+    constructName: `${name.split('-').map((w) => w[0].toUpperCase() + w.slice(1)).join('')}Function`,
+    cdkDeps: project.cdkDeps,
+    runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    awsSdkConnectionReuse: false,
+    bundlingOptions,
+  });
+}
+
+// lambda/ is type-checked by its own tsconfig (esbuild does not type-check).
+project.preCompileTask.exec('tsc -p lambda/tsconfig.json');
+
+// The example stack: `npm run example` synthesizes it into cdk.out/ and prints a summary.
+const example = project.addTask('example', {
+  description: 'Synthesize the example stack into cdk.out/ (no AWS credentials needed) and print a summary',
+});
+example.spawn(project.tasks.tryFind('bundle')!);
+example.exec('ts-node --transpile-only -P tsconfig.dev.json examples/typescript/app.ts');
+
+// Offline multi-language bindings: generate and syntax-check what can be checked here.
+const codegen = project.addTask('codegen', {
+  description: 'Generate Python, Java, .NET and Go bindings offline and syntax-check them',
+});
+codegen.exec('rm -rf dist/codegen && jsii-pacmak --code-only --targets python java dotnet go -o dist/codegen');
+codegen.exec('node scripts/check-bindings.js');
+
+const rosetta = project.addTask('rosetta', {
+  description: 'Compile every TypeScript example in README.md and docs/ with jsii-rosetta --strict',
+});
+rosetta.exec('jsii-rosetta extract --strict --compile --fail');
+
+// The whole verification, from a fresh clone: `npm test` runs it.
+const verify = project.addTask('verify', {
+  description: 'Everything: bundle, type-check, jsii compile, unit tests, lint, integ snapshots, bindings, examples',
+  shell: TaskShell.bash(),
+});
+verify.spawn(project.tasks.tryFind('default')!);
+verify.spawn(project.preCompileTask);
+verify.spawn(project.compileTask);
+verify.spawn(project.postCompileTask);
+verify.spawn(project.testTask);
+const integTask = project.tasks.tryFind('integ:snapshot-all') ?? project.tasks.tryFind('integ');
+if (integTask) verify.spawn(integTask);
+verify.spawn(rosetta);
+verify.spawn(codegen);
+verify.spawn(example);
+project.package.setScript('test', 'npx projen verify');
+project.package.setScript('example', 'npx projen example');
+
+project.synth();

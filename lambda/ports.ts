@@ -1,0 +1,161 @@
+/**
+ * The interfaces handlers depend on. Adapters (lambda/adapters/) implement them with the AWS SDK and
+ * Octokit; tests implement them in memory.
+ */
+
+/** A self-hosted runner as GitHub's REST API describes it (only the fields we use). */
+export interface GitHubRunner {
+  readonly id: number;
+  readonly name: string;
+  readonly status: 'online' | 'offline';
+  readonly busy: boolean;
+  /** Label names, as GitHub returns them (case preserved). */
+  readonly labels: string[];
+  readonly ephemeral?: boolean;
+  readonly runnerGroupId?: number;
+}
+
+export interface JitConfigRequest {
+  readonly name: string;
+  readonly labels: string[];
+  readonly runnerGroupId: number;
+  readonly workFolder?: string;
+}
+
+export interface JitConfig {
+  readonly runnerId: number;
+  readonly encodedJitConfig: string;
+}
+
+export interface RegistrationToken {
+  readonly token: string;
+  /** ISO 8601 timestamp. */
+  readonly expiresAt: string;
+}
+
+/** What deleting a runner came to. `busy` means GitHub refused because the runner is running a job (422). */
+export type DeleteRunnerOutcome = 'deleted' | 'not-found' | 'busy';
+
+/** Everything we ask of GitHub. One instance per connection (organization or repository scope). */
+export interface GitHubPort {
+  /** Every runner of the scope, all pages (`per_page=100`). */
+  listRunners(): Promise<GitHubRunner[]>;
+  /** The runner with exactly this name, using the `name` filter of the list endpoint. */
+  findRunnerByName(name: string): Promise<GitHubRunner | undefined>;
+  generateJitConfig(request: JitConfigRequest): Promise<JitConfig>;
+  createRegistrationToken(): Promise<RegistrationToken>;
+  deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome>;
+  /** The URL `config.sh --url` takes: the organization's or repository's page on the GitHub host. */
+  registrationUrl(): string;
+}
+
+/**
+ * Error classes of GitHub failures, decided once in the adapter so handlers never parse HTTP.
+ * - `conflict`: 409 (e.g. a JIT runner name that already exists)
+ * - `validation`: 422 other than "runner busy"
+ * - `not-found`: 404
+ * - `auth`: 401 or 403 that is not a rate limit
+ * - `rate-limited`: 403/429 rate limit after the throttling plugin gave up
+ * - `server`: 5xx after retries
+ * - `network`: timeouts, connection errors
+ * - `credentials`: the credentials secret is missing or malformed
+ */
+export type GitHubErrorKind =
+  | 'conflict'
+  | 'validation'
+  | 'not-found'
+  | 'auth'
+  | 'rate-limited'
+  | 'server'
+  | 'network'
+  | 'credentials';
+
+export class GitHubError extends Error {
+  constructor(
+    message: string,
+    public readonly kind: GitHubErrorKind,
+    public readonly status?: number,
+    public readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = 'GitHubError';
+  }
+}
+
+/** One lifecycle action to complete or extend. `token` is used when known, else the instance id. */
+export interface LifecycleActionRef {
+  readonly autoScalingGroupName: string;
+  readonly hookName: string;
+  readonly instanceId: string;
+  readonly token?: string;
+}
+
+export type LifecycleResult = 'CONTINUE' | 'ABANDON';
+
+/** An instance of an Auto Scaling group (including its warm pool). */
+export interface GroupInstance {
+  readonly instanceId: string;
+  /** The Auto Scaling lifecycle state, e.g. `InService`, `Pending:Wait`, `Terminating:Wait`, `Warmed:Stopped`. */
+  readonly lifecycleState: string;
+  readonly protectedFromScaleIn?: boolean;
+}
+
+export interface AutoScalingPort {
+  /**
+   * Completes a lifecycle action. Resolves `false` (instead of throwing) when AWS says there is no such
+   * action any more (already completed, timed out, instance gone): completing is idempotent.
+   */
+  completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean>;
+  /** Extends a lifecycle action by one heartbeat timeout. Resolves `false` when there is no such action. */
+  recordHeartbeat(action: LifecycleActionRef): Promise<boolean>;
+  /** The instances of a group, in service and in its warm pool. */
+  listGroupInstances(autoScalingGroupName: string): Promise<GroupInstance[]>;
+}
+
+/** A per-instance secret as listed (never with its value). */
+export interface InstanceSecretInfo {
+  readonly name: string;
+  readonly instanceId?: string;
+  /** ISO 8601 timestamp. */
+  readonly createdAt?: string;
+}
+
+export interface InstanceSecretWrite {
+  /** Full secret name: `<fleet secret prefix><instance id>`. */
+  readonly name: string;
+  readonly instanceId: string;
+  /** `arn:<partition>:ec2:<region>:<account>:instance/<id>`: the tag the instance role is conditioned on. */
+  readonly instanceArn: string;
+  /** JSON text (an `InstanceSecretPayload`). */
+  readonly value: string;
+}
+
+export interface SecretsPort {
+  /** Creates the secret, or puts a new value if it exists already (idempotent). Tags it with the instance. */
+  putInstanceSecret(secret: InstanceSecretWrite): Promise<void>;
+  /** Deletes the secret at once (no recovery window). Resolves `false` when it did not exist. */
+  deleteInstanceSecret(name: string): Promise<boolean>;
+  /** Every secret whose name starts with `prefix`. */
+  listInstanceSecrets(prefix: string): Promise<InstanceSecretInfo[]>;
+}
+
+/** Counters and gauges, per fleet. Implemented with Powertools Metrics (EMF) in production. */
+export interface MetricsPort {
+  add(name: string, fleet: string, value: number): void;
+  /** Sends everything added so far. */
+  flush(): void | Promise<void>;
+}
+
+/** Structured logging; the adapter adds the request id and cold-start flag to every line. */
+export interface LoggerPort {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** Facts about where the function runs, resolved once at cold start. */
+export interface RuntimeEnvironment {
+  readonly partition: string;
+  readonly region: string;
+  readonly accountId: string;
+}

@@ -1,0 +1,120 @@
+/**
+ * Names shared by the constructs (src/) and the runtime (lambda/).
+ *
+ * This module must not import aws-cdk-lib or constructs: lambda/ bundles it.
+ */
+
+/** Environment variable that carries the fleet configuration (JSON, see {@link FleetRuntimeConfig}). */
+export const ENV_FLEET_CONFIG = 'RUNNER_FLEET_CONFIG';
+
+/** CloudWatch namespace of every metric this library publishes. */
+export const METRIC_NAMESPACE = 'GitHubRunnerFleet';
+
+/** Metric names. All are published with the single dimension {@link DIMENSION_FLEET}. */
+export const MetricNames = {
+  IDLE_RUNNERS: 'IdleRunners',
+  BUSY_RUNNERS: 'BusyRunners',
+  OFFLINE_RUNNERS: 'OfflineRunners',
+  REGISTRATIONS: 'Registrations',
+  REGISTRATION_FAILURES: 'RegistrationFailures',
+  DEREGISTRATIONS: 'Deregistrations',
+  DEREGISTRATION_FAILURES: 'DeregistrationFailures',
+  ORPHANS_REMOVED: 'OrphansRemoved',
+  GITHUB_ERRORS: 'GitHubErrors',
+} as const;
+
+/** The dimension every fleet metric carries: the fleet's name. */
+export const DIMENSION_FLEET = 'Fleet';
+
+/** Tag keys written on AWS resources. */
+export const TagKeys = {
+  /** On the Auto Scaling group: the fleet name (the instance role's permissions are conditioned on it). */
+  FLEET: 'github-runner-fleet:fleet',
+  /** On a per-instance secret: the full ARN of the only instance allowed to read it. */
+  INSTANCE_ARN: 'github-runner-fleet:instance-arn',
+  /** On a per-instance secret: the instance id (used by the orphan sweep). */
+  INSTANCE_ID: 'github-runner-fleet:instance-id',
+} as const;
+
+/** Names of the lifecycle hooks (fixed so that the instance's bootstrap script knows them). */
+export const LAUNCH_HOOK_NAME = 'github-runner-fleet-launch';
+export const TERMINATE_HOOK_NAME = 'github-runner-fleet-terminate';
+
+/** Runner modes, as they travel in the runtime configuration. */
+export type RunnerModeValue = 'ephemeral' | 'persistent';
+
+/** GitHub scopes, as they travel in the runtime configuration. */
+export type GitHubScopeKind = 'organization' | 'repository';
+
+/** How the GitHub credentials secret is to be read. */
+export type GitHubAuthKind = 'app' | 'token';
+
+/**
+ * The runtime configuration each function receives in {@link ENV_FLEET_CONFIG}.
+ *
+ * One connection, one or more fleets. Parsed and validated once at cold start
+ * (lambda/core/config.ts).
+ */
+export interface FleetRuntimeConfig {
+  readonly version: 1;
+  readonly github: GitHubRuntimeConfig;
+  readonly fleets: FleetRuntimeEntry[];
+}
+
+export interface GitHubRuntimeConfig {
+  readonly scope: GitHubScopeKind;
+  /** Organization login, or repository owner. */
+  readonly owner: string;
+  /** Repository name (repository scope only). */
+  readonly repo?: string;
+  /** REST API base URL, e.g. https://api.github.com or https://ghe.example.com/api/v3. */
+  readonly apiUrl: string;
+  /** ARN of the Secrets Manager secret holding the credentials. */
+  readonly secretArn: string;
+  readonly auth: GitHubAuthKind;
+}
+
+export interface FleetRuntimeEntry {
+  /** Fleet name: the metric dimension and the runner name prefix. */
+  readonly name: string;
+  /** The Auto Scaling group's name. */
+  readonly autoScalingGroupName: string;
+  /** The label that marks this fleet's runners (always part of `labels`). */
+  readonly fleetLabel: string;
+  /** All custom labels the runners register with. */
+  readonly labels: string[];
+  readonly mode: RunnerModeValue;
+  /** Runner group id for JIT configurations (organization scope); 1 is the default group. */
+  readonly runnerGroupId: number;
+  /** Runner group name for `config.sh --runnergroup` (persistent mode, organization scope). */
+  readonly runnerGroupName?: string;
+  /** Prefix of per-instance secret names: `<prefix><instance-id>`. Ends with '/'. */
+  readonly secretPrefix: string;
+  /** Seconds an offline runner of this fleet may stay registered before the sweep removes it. */
+  readonly offlineGraceSeconds: number;
+  /** Seconds a terminating instance whose runner is busy is kept (heartbeats) before it is let go. */
+  readonly drainTimeoutSeconds: number;
+}
+
+/** Name of the runner registered for an instance: `<fleet name>-<instance id>`. */
+export function runnerNameFor(fleetName: string, instanceId: string): string {
+  return `${fleetName}-${instanceId}`;
+}
+
+/**
+ * The JSON stored in a per-instance secret, read by the instance's bootstrap script.
+ */
+export interface InstanceSecretPayload {
+  readonly mode: RunnerModeValue;
+  readonly runnerName: string;
+  /** Ephemeral mode: the encoded JIT configuration for `run.sh --jitconfig`. */
+  readonly jitConfig?: string;
+  /** Persistent mode: the registration token for `config.sh --token`. */
+  readonly registrationToken?: string;
+  /** Persistent mode: the URL `config.sh --url` takes (organization or repository page). */
+  readonly registrationUrl?: string;
+  /** Persistent mode: comma-separated labels for `config.sh --labels`. */
+  readonly labels?: string;
+  /** Persistent mode: the runner group name for `config.sh --runnergroup`, when not the default. */
+  readonly runnerGroupName?: string;
+}
