@@ -55,8 +55,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
   tsconfigDev: {
+    // ts-jest also transforms the ESM-only Octokit packages (plain .js).
     compilerOptions: { allowJs: true },
-    include: ['lambda/**/*.ts', 'examples/**/*.ts'],
   },
 
   gitignore: ['/cdk.out/', '/dist/', '/.tmp/', 'test/*.snapshot/**/asset.*/', '/docs/.vitepress/cache/', '/docs/.vitepress/dist/'],
@@ -68,11 +68,39 @@ for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/benchmarks/', '/
 project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
 project.tasks.addEnvironment('NPM_CONFIG_LOGLEVEL', 'error');
 
-// ts-jest must also transform plain .js (the ESM-only Octokit packages).
+// ts-jest must also transform plain .js: the ESM-only Octokit packages.
 const jestTransform = (project.jest as any).config.transform;
 jestTransform['^.+\\.[tj]sx?$'] = jestTransform['^.+\\.[t]sx?$'];
 delete jestTransform['^.+\\.[t]sx?$'];
-jestTransform['^.+\\.[tj]sx?$'][1] = { tsconfig: 'tsconfig.dev.json', isolatedModules: true };
+
+// Lint the runtime and the examples too, and hold the import directions of ARCHITECTURE.md.
+project.eslint?.addLintPattern('lambda');
+project.eslint?.addLintPattern('examples');
+project.eslint?.addOverride({
+  files: ['lambda/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [{ group: ['**/src/*', '!**/src/contract', '!**/src/contract/*'], message: 'lambda/ may import only src/contract from src/.' }],
+    }],
+  },
+});
+project.eslint?.addOverride({
+  files: ['lambda/core/**/*.ts', 'lambda/handlers/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        { group: ['@aws-sdk/*', '@octokit/*', '@aws-lambda-powertools/*'], message: 'Only lambda/adapters may import SDKs: depend on ports.ts.' },
+        { group: ['**/adapters/*', '**/src/*', '!**/src/contract', '!**/src/contract/*'], message: 'core/ and handlers/ depend on ports and the contract only.' },
+      ],
+    }],
+  },
+});
+project.eslint?.addOverride({
+  files: ['src/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: ['**/lambda/*'], message: 'src/ never imports lambda/.' }] }],
+  },
+});
 
 // The three runtime functions. Their bundles land in assets/lambda/<name>.lambda/index.js.
 const bundlingOptions = { minify: true, sourcemap: false, externals: ['@aws-sdk/*'] } as javascript.BundlingOptions;
@@ -96,7 +124,7 @@ const example = project.addTask('example', {
   description: 'Synthesize the example stack into cdk.out/ (no AWS credentials needed) and print a summary',
 });
 example.spawn(project.tasks.tryFind('bundle')!);
-example.exec('ts-node --transpile-only -P tsconfig.dev.json examples/typescript/app.ts');
+example.exec('ts-node --transpile-only -P examples/tsconfig.json examples/typescript/app.ts');
 
 // Offline multi-language bindings: generate and syntax-check what can be checked here.
 const codegen = project.addTask('codegen', {
@@ -115,6 +143,7 @@ const verify = project.addTask('verify', {
   description: 'Everything: bundle, type-check, jsii compile, unit tests, lint, integ snapshots, bindings, examples',
   shell: TaskShell.bash(),
 });
+verify.exec('bash scripts/ensure-tools.sh');
 verify.spawn(project.tasks.tryFind('default')!);
 verify.spawn(project.preCompileTask);
 verify.spawn(project.compileTask);

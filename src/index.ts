@@ -1,5 +1,5 @@
-export class Hello {
-  public sayHello() {
-    return 'hello, world!';
-  }
-}
+export * from './fleet/fleet';
+export * from './fleet/props';
+export * from './github/connection';
+export * from './github/credentials';
+export * from './instances/operating-system';

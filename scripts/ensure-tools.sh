@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the verification needs, when they are missing: shellcheck (user data
+# checks) and golang-go (gofmt for the Go bindings). Runs as root on the project's machines.
+set -euo pipefail
+missing=()
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v gofmt >/dev/null 2>&1 || [ -x /usr/lib/go/bin/gofmt ] || missing+=(golang-go)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-tools: please install: ${missing[*]}" >&2
+  exit 1
+fi
+echo "ensure-tools: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

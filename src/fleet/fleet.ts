@@ -1,0 +1,224 @@
+import { Annotations, Duration, Names, Tags, Token } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { GitHubRunnerFleetProps } from './props';
+import { FleetSettings, resolveFleetSettings } from './settings';
+import { FleetRuntimeConfig, LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_HOOK_NAME } from '../contract';
+import { createInstanceRole } from '../instances/instance-role';
+import { createLaunchTemplate } from '../instances/launch-template';
+import { FleetControlPlane } from '../lifecycle/control-plane';
+import { IdleRunnerScaling } from '../scaling/idle-scaling';
+import { fleetMetric } from '../scaling/metrics';
+import { acknowledge } from '../nag';
+
+const FLEET_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
+
+/**
+ * Self-hosted GitHub Actions runners on an EC2 Auto Scaling group.
+ *
+ * The group keeps a warm pool of prepared (not registered) instances; lifecycle hooks drive a
+ * registration function (a just-in-time runner configuration or a registration token, in a secret only
+ * that instance can read) and a deregistration function; an idle-runner metric published every minute
+ * drives step scaling, and runners running a job protect their instance from scale-in.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const secret: secretsmanager.ISecret;
+ * new GitHubRunnerFleet(this, 'Linux', {
+ *   vpc,
+ *   github: GitHubConnection.organization('acme', { credentials: GitHubCredentials.fromAppSecret(secret) }),
+ *   labels: ['linux', 'x64'],
+ *   idleRunners: 1,
+ *   maxCapacity: 20,
+ * });
+ */
+export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, iam.IGrantable {
+  /** The Auto Scaling group of runner instances. */
+  public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** The runner instances' security group (no inbound rules). */
+  public readonly connections: ec2.Connections;
+  /** The runner instances' role: grant it what your jobs' instances need. */
+  public readonly grantPrincipal: iam.IPrincipal;
+  /** The runner instances' role. */
+  public readonly role: iam.IRole;
+  /** The launch template. */
+  public readonly launchTemplate: ec2.LaunchTemplate;
+  /** The fleet's name: metric dimension, runner name prefix, secret prefix. */
+  public readonly fleetName: string;
+  /** The label that marks this fleet's runners at GitHub (added to `labels`). */
+  public readonly fleetLabel: string;
+  /** Every custom label the runners register with. */
+  public readonly labels: string[];
+  /** Registers runners for instances going into service. */
+  public readonly registrationFunction: lambda.IFunction;
+  /** Removes runners of terminating instances; sweeps orphans. */
+  public readonly deregistrationFunction: lambda.IFunction;
+  /** Publishes the idle, busy and offline runner counts every minute. */
+  public readonly idleMetricFunction: lambda.IFunction;
+  /** Events the functions could not take after retries. */
+  public readonly deadLetterQueue: sqs.IQueue;
+  /** Fires when fewer runners than `idleRunners` are idle (absent when `idleRunners` is 0). */
+  public readonly scaleOutAlarm?: cloudwatch.IAlarm;
+  /** Fires when more runners than `idleRunners` are idle. */
+  public readonly scaleInAlarm: cloudwatch.IAlarm;
+
+  constructor(scope: Construct, id: string, props: GitHubRunnerFleetProps) {
+    super(scope, id);
+    if (!props.vpc) {
+      throw new Error('vpc is missing: pass the ec2.IVpc the runners run in');
+    }
+    if (!props.github) {
+      throw new Error('github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...)');
+    }
+    const settings = resolveFleetSettings(props);
+    for (const warning of settings.warnings) {
+      Annotations.of(this).addWarningV2(`cdk-github-runner-fleet:${warning.id}`, warning.message);
+    }
+
+    this.fleetName = props.fleetName ?? Names.uniqueResourceName(this, { maxLength: 32, separator: '-' }).replace(/[^A-Za-z0-9-]/g, '');
+    if (!Token.isUnresolved(this.fleetName) && !FLEET_NAME_PATTERN.test(this.fleetName)) {
+      throw new Error(`fleetName (${JSON.stringify(this.fleetName)}) must be 1-32 letters, digits or hyphens, starting and ending with a letter or digit (e.g. "linux-x64")`);
+    }
+    this.fleetLabel = `fleet-${this.fleetName.toLowerCase()}`;
+    this.labels = [...settings.labels.filter((l) => l.toLowerCase() !== this.fleetLabel), this.fleetLabel];
+    const secretPrefix = `github-runner-fleet/${this.fleetName}/`;
+
+    const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    if (subnets.subnets.some((s) => props.vpc.publicSubnets.includes(s))) {
+      Annotations.of(this).addWarningV2('cdk-github-runner-fleet:PublicSubnets',
+        'vpcSubnets selects public subnets: runners get public IP addresses. Prefer private subnets with a NAT gateway.');
+    }
+
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `GitHub runners of ${this.fleetName}: outbound only`,
+      allowAllOutbound: true,
+    });
+    this.connections = new ec2.Connections({ securityGroups: [securityGroup] });
+    const role = createInstanceRole(this, 'InstanceRole', { fleetName: this.fleetName, secretPrefix });
+    this.role = role;
+    this.grantPrincipal = role;
+    this.launchTemplate = createLaunchTemplate(this, 'LaunchTemplate', {
+      settings, machineImage: props.machineImage, role, securityGroup, secretPrefix,
+    });
+
+    this.autoScalingGroup = this.createGroup(props, settings, subnets);
+
+    const config: FleetRuntimeConfig = {
+      version: 1,
+      github: {
+        scope: props.github.repository ? 'repository' : 'organization',
+        owner: props.github.owner,
+        repo: props.github.repository,
+        apiUrl: props.github.apiUrl,
+        secretArn: props.github.credentials.secret.secretArn,
+        auth: props.github.credentials.authType === 'app' ? 'app' : 'token',
+      },
+      fleets: [{
+        name: this.fleetName,
+        autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
+        fleetLabel: this.fleetLabel,
+        labels: this.labels,
+        mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
+        runnerGroupId: settings.runnerGroupId,
+        runnerGroupName: settings.runnerGroupName,
+        secretPrefix,
+        offlineGraceSeconds: settings.offlineGracePeriod.toSeconds(),
+        drainTimeoutSeconds: settings.drainTimeout.toSeconds(),
+      }],
+    };
+    const controlPlane = new FleetControlPlane(this, 'ControlPlane', {
+      github: props.github,
+      config,
+      fleetName: this.fleetName,
+      secretPrefix,
+      autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
+      sweepInterval: settings.sweepInterval,
+    });
+    this.registrationFunction = controlPlane.registrationFunction;
+    this.deregistrationFunction = controlPlane.deregistrationFunction;
+    this.idleMetricFunction = controlPlane.idleMetricFunction;
+    this.deadLetterQueue = controlPlane.deadLetterQueue;
+
+    const scaling = new IdleRunnerScaling(this, 'Scaling', {
+      autoScalingGroup: this.autoScalingGroup,
+      idleRunners: this.metricIdleRunners({ period: settings.period }),
+      idleTarget: settings.idleRunners,
+      maxCapacity: settings.maxCapacity,
+      period: settings.period,
+      scaleOutEvaluationPeriods: settings.scaleOutEvaluationPeriods,
+      scaleInEvaluationPeriods: settings.scaleInEvaluationPeriods,
+      estimatedInstanceWarmup: settings.estimatedInstanceWarmup,
+    });
+    this.scaleOutAlarm = scaling.scaleOutAlarm;
+    this.scaleInAlarm = scaling.scaleInAlarm;
+  }
+
+  /** Runners of this fleet online and not running a job (average per minute). */
+  public metricIdleRunners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.IDLE_RUNNERS, this.fleetName, props);
+  }
+
+  /** Runners of this fleet running a job. */
+  public metricBusyRunners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.BUSY_RUNNERS, this.fleetName, props);
+  }
+
+  /** Runners of this fleet registered but offline. */
+  public metricOfflineRunners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.OFFLINE_RUNNERS, this.fleetName, props);
+  }
+
+  /** Launch actions abandoned because a runner could not be registered (sum per period). */
+  public metricRegistrationFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.REGISTRATION_FAILURES, this.fleetName, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  private createGroup(props: GitHubRunnerFleetProps, settings: FleetSettings, subnets: ec2.SelectedSubnets): autoscaling.AutoScalingGroup {
+    const group = new autoscaling.AutoScalingGroup(this, 'AutoScalingGroup', {
+      vpc: props.vpc,
+      vpcSubnets: { subnets: subnets.subnets },
+      launchTemplate: this.launchTemplate,
+      minCapacity: settings.minCapacity,
+      maxCapacity: settings.maxCapacity,
+      maxInstanceLifetime: settings.maxInstanceLifetime,
+      // Runners are protected from scale-in by their job-started hook, not at launch.
+      newInstancesProtectedFromScaleIn: false,
+      // Desired capacity belongs to the scaling policies: a deployment must not reset it.
+      desiredCapacity: undefined,
+    });
+    acknowledge(group, [['AwsSolutions-AS3',
+      'Every launch and termination goes through lifecycle hooks whose events reach the fleet\'s functions through EventBridge; SNS notifications would duplicate them.']]);
+    Tags.of(group).add(TagKeys.FLEET, this.fleetName, { applyToLaunchedInstances: true });
+
+    group.addLifecycleHook('LaunchHook', {
+      lifecycleHookName: LAUNCH_HOOK_NAME,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+      heartbeatTimeout: settings.launchTimeout,
+      // An instance that neither registered nor prepared in time is replaced.
+      defaultResult: autoscaling.DefaultResult.ABANDON,
+    });
+    group.addLifecycleHook('TerminateHook', {
+      lifecycleHookName: TERMINATE_HOOK_NAME,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      // The function completes at once unless the runner is busy; then the sweep sends heartbeats.
+      // Three sweeps long, so that a missed sweep does not let a busy runner's instance go.
+      heartbeatTimeout: Duration.seconds(Math.min(7200, Math.max(300, 3 * settings.sweepInterval.toSeconds()))),
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+    if (settings.warmPool) {
+      group.addWarmPool({
+        poolState: settings.warmPool.poolState,
+        minSize: settings.warmPool.minSize,
+        maxGroupPreparedCapacity: settings.warmPool.maxGroupPreparedCapacity,
+        reuseOnScaleIn: settings.warmPool.reuseOnScaleIn,
+      });
+    }
+    return group;
+  }
+}

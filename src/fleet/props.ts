@@ -1,0 +1,280 @@
+import { Duration, Size } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { GitHubConnection } from '../github/connection';
+import { RunnerOperatingSystem } from '../instances/operating-system';
+
+/** How runners take jobs. */
+export enum RunnerMode {
+  /**
+   * One job per instance: the runner is registered with a just-in-time configuration, takes one job, and
+   * the instance is then replaced (from the warm pool when there is one). Clean machines, no state
+   * leaking between jobs.
+   */
+  EPHEMERAL = 'ephemeral',
+  /** The runner is registered with a registration token and stays, taking job after job. */
+  PERSISTENT = 'persistent',
+}
+
+/** The warm pool: instances prepared in advance (packages, runner, Docker) but not registered with GitHub. */
+export interface RunnerWarmPoolOptions {
+  /**
+   * Whether the group keeps a warm pool.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * The state of warm instances. `STOPPED` costs only the EBS volumes; `HIBERNATED` resumes faster but
+   * needs a hibernation-capable instance type and a root volume larger than the instance's memory;
+   * `RUNNING` is the fastest and costs as much as a running instance.
+   *
+   * @default autoscaling.PoolState.STOPPED
+   */
+  readonly poolState?: autoscaling.PoolState;
+
+  /**
+   * The minimum number of instances kept in the warm pool, whatever the group's desired capacity.
+   *
+   * @default 0
+   */
+  readonly minSize?: number;
+
+  /**
+   * The most instances, in service and warm together, that the group keeps prepared.
+   *
+   * @default - the group's maxCapacity
+   */
+  readonly maxGroupPreparedCapacity?: number;
+
+  /**
+   * Whether instances scaled in go back to the warm pool instead of being terminated. Their runner is
+   * removed from GitHub first; a new one is registered when they come back into service.
+   *
+   * @default true
+   */
+  readonly reuseOnScaleIn?: boolean;
+}
+
+/** When the group scales, and how fast. */
+export interface RunnerScalingOptions {
+  /**
+   * The alarms' period (10, 20, 30 seconds or a multiple of 60).
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly period?: Duration;
+
+  /**
+   * Periods the idle-runner count must be below the target before the group scales out.
+   *
+   * @default 1
+   */
+  readonly scaleOutEvaluationPeriods?: number;
+
+  /**
+   * Periods the idle-runner count must be above the target before the group scales in.
+   *
+   * @default 10
+   */
+  readonly scaleInEvaluationPeriods?: number;
+
+  /**
+   * How long a new instance takes to bring an idle runner online. While instances warm up, repeated
+   * alarms add only what the step asks for beyond the instances already starting.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly estimatedInstanceWarmup?: Duration;
+}
+
+/** Properties of a {@link GitHubRunnerFleet}. */
+export interface GitHubRunnerFleetProps {
+  /** The VPC the runners run in. */
+  readonly vpc: ec2.IVpc;
+
+  /** Where the runners register, and the credentials to do it. */
+  readonly github: GitHubConnection;
+
+  /**
+   * The runners' custom labels. A job runs on this fleet when its `runs-on` labels are all among these
+   * (plus `self-hosted`, the OS and architecture labels GitHub adds, and the fleet label).
+   */
+  readonly labels: string[];
+
+  /**
+   * The fleet's name: the metric dimension, the runner name prefix (`<name>-<instance id>`) and the
+   * per-instance secret prefix. 1-32 letters, digits and hyphens.
+   *
+   * @default - derived from the construct path
+   */
+  readonly fleetName?: string;
+
+  /**
+   * Subnets for the runners.
+   *
+   * @default - the VPC's private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * The instance type.
+   *
+   * @default ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE)
+   */
+  readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * The operating system the default image and the bootstrap script are for.
+   *
+   * @default RunnerOperatingSystem.AMAZON_LINUX_2023
+   */
+  readonly operatingSystem?: RunnerOperatingSystem;
+
+  /**
+   * An image to use instead of the operating system's default one. It must run the chosen operating
+   * system on the instance type's architecture.
+   *
+   * @default - the latest image of `operatingSystem` for the instance type's architecture, resolved at deploy time
+   */
+  readonly machineImage?: ec2.IMachineImage;
+
+  /**
+   * The root volume's size (encrypted gp3).
+   *
+   * @default Size.gibibytes(30)
+   */
+  readonly rootVolumeSize?: Size;
+
+  /**
+   * The GitHub Actions runner version the instances install (x.y.z).
+   *
+   * @default '2.329.0'
+   */
+  readonly runnerVersion?: string;
+
+  /**
+   * Ephemeral (one job per instance) or persistent runners.
+   *
+   * @default RunnerMode.EPHEMERAL
+   */
+  readonly runnerMode?: RunnerMode;
+
+  /**
+   * The runner group id (organization scope). Just-in-time registrations need the id; 1 is the default
+   * group.
+   *
+   * @default 1
+   */
+  readonly runnerGroupId?: number;
+
+  /**
+   * The runner group name, for persistent runners registered with `config.sh` (organization scope).
+   *
+   * @default - the default group
+   */
+  readonly runnerGroupName?: string;
+
+  /**
+   * The fewest instances in service.
+   *
+   * @default 0
+   */
+  readonly minCapacity?: number;
+
+  /**
+   * The most instances in service.
+   *
+   * @default 10
+   */
+  readonly maxCapacity?: number;
+
+  /**
+   * How many idle runners to keep ready. Below it the group scales out by the whole deficit in one step;
+   * above it, it scales in by the excess (never a busy runner).
+   *
+   * @default 1
+   */
+  readonly idleRunners?: number;
+
+  /**
+   * Instances older than this are replaced (never while running a job: busy instances are protected).
+   *
+   * @default Duration.days(7)
+   */
+  readonly maxInstanceLifetime?: Duration;
+
+  /**
+   * The warm pool.
+   *
+   * @default - a warm pool of stopped instances, reused on scale-in
+   */
+  readonly warmPool?: RunnerWarmPoolOptions;
+
+  /**
+   * Scaling alarms and policies.
+   *
+   * @default - one-minute alarms; see RunnerScalingOptions
+   */
+  readonly scaling?: RunnerScalingOptions;
+
+  /**
+   * Whether the instances install and start Docker (the runner user joins the docker group).
+   *
+   * @default true
+   */
+  readonly installDocker?: boolean;
+
+  /**
+   * Extra operating-system packages to install while preparing an instance.
+   *
+   * @default - none
+   */
+  readonly extraPackages?: string[];
+
+  /**
+   * Extra shell commands run as root while preparing an instance (before it is stopped in the warm pool).
+   *
+   * @default - none
+   */
+  readonly extraCommands?: string[];
+
+  /**
+   * Whether the runner user (and so every job) is blocked from the instance metadata service, where the
+   * instance role's credentials are. Containers are blocked in any case (hop limit 1).
+   *
+   * @default true
+   */
+  readonly blockJobMetadataAccess?: boolean;
+
+  /**
+   * How long an instance may spend in the launch hook (preparing, registering) before it is abandoned
+   * and replaced.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly launchTimeout?: Duration;
+
+  /**
+   * How long a terminating instance whose runner is still busy is kept, so that its job can finish.
+   *
+   * @default Duration.hours(2)
+   */
+  readonly drainTimeout?: Duration;
+
+  /**
+   * How often the sweep removes runners without instances, orphaned secrets, and re-checks draining
+   * instances.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly sweepInterval?: Duration;
+
+  /**
+   * How long a runner or secret without an instance is left alone before the sweep removes it.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly offlineGracePeriod?: Duration;
+}

@@ -1,0 +1,240 @@
+import { Duration, Size, Token } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { GitHubRunnerFleetProps, RunnerMode } from './props';
+import { validateLabels } from '../github/names';
+import { HIBERNATION_ROOT_HEADROOM_GIB, hibernationFacts, MAX_HIBERNATION_MEMORY_GIB } from '../instances/hibernation';
+import { RunnerOperatingSystem } from '../instances/operating-system';
+
+/** The runner release installed when `runnerVersion` is not given. */
+export const DEFAULT_RUNNER_VERSION = '2.329.0';
+
+/** A warning for legal but risky settings: id (for acknowledgement) and message. */
+export interface FleetWarning {
+  readonly id: string;
+  readonly message: string;
+}
+
+/** Every setting of a fleet, defaults applied and validated. */
+export interface FleetSettings {
+  readonly labels: string[];
+  readonly instanceType: ec2.InstanceType;
+  readonly operatingSystem: RunnerOperatingSystem;
+  readonly rootVolumeGiB: number;
+  readonly runnerVersion: string;
+  readonly mode: RunnerMode;
+  readonly runnerGroupId: number;
+  readonly runnerGroupName?: string;
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+  readonly idleRunners: number;
+  readonly maxInstanceLifetime: Duration;
+  readonly warmPool?: {
+    readonly poolState: autoscaling.PoolState;
+    readonly minSize: number;
+    readonly maxGroupPreparedCapacity?: number;
+    readonly reuseOnScaleIn: boolean;
+  };
+  readonly period: Duration;
+  readonly scaleOutEvaluationPeriods: number;
+  readonly scaleInEvaluationPeriods: number;
+  readonly estimatedInstanceWarmup: Duration;
+  readonly installDocker: boolean;
+  readonly extraPackages: string[];
+  readonly extraCommands: string[];
+  readonly blockJobMetadataAccess: boolean;
+  readonly launchTimeout: Duration;
+  readonly drainTimeout: Duration;
+  readonly sweepInterval: Duration;
+  readonly offlineGracePeriod: Duration;
+  readonly warnings: FleetWarning[];
+}
+
+/** Applies defaults and validates; throws an Error naming the prop, the value and the fix. */
+export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettings {
+  const warnings: FleetWarning[] = [];
+  const labels = [...(props.labels ?? [])];
+  if (!labels.some((l) => Token.isUnresolved(l))) {
+    validateLabels('labels', labels);
+  }
+
+  const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE);
+  const operatingSystem = props.operatingSystem ?? RunnerOperatingSystem.AMAZON_LINUX_2023;
+  const rootVolumeGiB = (props.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes();
+  wholeInRange('rootVolumeSize (GiB)', rootVolumeGiB, 8, 16384, 'give a size between 8 GiB and 16 TiB');
+
+  const runnerVersion = props.runnerVersion ?? DEFAULT_RUNNER_VERSION;
+  if (!Token.isUnresolved(runnerVersion) && !/^\d+\.\d+\.\d+$/.test(runnerVersion)) {
+    throw new Error(`runnerVersion (${JSON.stringify(runnerVersion)}) is not a version: give a release number such as "${DEFAULT_RUNNER_VERSION}", without a leading "v"`);
+  }
+
+  const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
+  const runnerGroupId = props.runnerGroupId ?? 1;
+  wholeInRange('runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group');
+  if (props.github.repository && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
+    throw new Error('runnerGroupId/runnerGroupName apply to organization scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
+  }
+
+  const minCapacity = props.minCapacity ?? 0;
+  const maxCapacity = props.maxCapacity ?? 10;
+  const idleRunners = props.idleRunners ?? 1;
+  wholeInRange('minCapacity', minCapacity, 0, 10_000, 'use 0 or more');
+  wholeInRange('maxCapacity', maxCapacity, 1, 10_000, 'use 1 or more');
+  wholeInRange('idleRunners', idleRunners, 0, 10_000, 'use 0 or more');
+  if (minCapacity > maxCapacity) {
+    throw new Error(`minCapacity (${minCapacity}) must not exceed maxCapacity (${maxCapacity}): lower minCapacity or raise maxCapacity`);
+  }
+  if (idleRunners > maxCapacity) {
+    throw new Error(`idleRunners (${idleRunners}) must not exceed maxCapacity (${maxCapacity}): lower idleRunners or raise maxCapacity`);
+  }
+  if (minCapacity === 0 && idleRunners === 0) {
+    warnings.push({
+      id: 'NoCapacity',
+      message: 'minCapacity and idleRunners are both 0: the idle-runner alarm can never ask for an instance, so no job will find a runner. Set idleRunners to 1 or more.',
+    });
+  }
+  if (idleRunners > 20) {
+    warnings.push({
+      id: 'LargeIdleTarget',
+      message: `idleRunners (${idleRunners}) is above 20: a step scaling policy has at most 20 steps, so a deficit above 20 is covered over several alarm periods.`,
+    });
+  }
+
+  const maxInstanceLifetime = props.maxInstanceLifetime ?? Duration.days(7);
+  const lifetimeSeconds = maxInstanceLifetime.toSeconds();
+  if (lifetimeSeconds < 86_400 || lifetimeSeconds > 31_536_000) {
+    throw new Error(`maxInstanceLifetime (${maxInstanceLifetime.toHumanString()}) must be between 1 day and 365 days (an EC2 Auto Scaling limit): use for example Duration.days(7)`);
+  }
+
+  const warmPool = resolveWarmPool(props, instanceType, rootVolumeGiB, maxCapacity, warnings);
+
+  const scaling = props.scaling ?? {};
+  const period = scaling.period ?? Duration.minutes(1);
+  const periodSeconds = period.toSeconds();
+  if (![10, 20, 30].includes(periodSeconds) && (periodSeconds < 60 || periodSeconds % 60 !== 0)) {
+    throw new Error(`scaling.period (${period.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`);
+  }
+  if (periodSeconds < 60) {
+    warnings.push({
+      id: 'SubMinutePeriod',
+      message: `scaling.period (${period.toHumanString()}) is below a minute, but the idle-runner metric is published once a minute: the alarms will see missing data between points.`,
+    });
+  }
+  const scaleOutEvaluationPeriods = scaling.scaleOutEvaluationPeriods ?? 1;
+  const scaleInEvaluationPeriods = scaling.scaleInEvaluationPeriods ?? 10;
+  wholeInRange('scaling.scaleOutEvaluationPeriods', scaleOutEvaluationPeriods, 1, 100, 'use 1 or more');
+  wholeInRange('scaling.scaleInEvaluationPeriods', scaleInEvaluationPeriods, 1, 100, 'use 1 or more');
+  const estimatedInstanceWarmup = scaling.estimatedInstanceWarmup ?? Duration.minutes(5);
+
+  const launchTimeout = props.launchTimeout ?? Duration.minutes(15);
+  durationInRange('launchTimeout', launchTimeout, 60, 7200, 'a lifecycle hook heartbeat lasts 30 s to 2 h; give at least a minute for preparation');
+  const drainTimeout = props.drainTimeout ?? Duration.hours(2);
+  durationInRange('drainTimeout', drainTimeout, 0, 48 * 3600, 'a terminating instance can be held for at most 48 hours');
+  const sweepInterval = props.sweepInterval ?? Duration.minutes(5);
+  durationInRange('sweepInterval', sweepInterval, 60, 86_400, 'use whole minutes between 1 minute and 1 day');
+  if (sweepInterval.toSeconds() % 60 !== 0) {
+    throw new Error(`sweepInterval (${sweepInterval.toHumanString()}) must be whole minutes: an EventBridge schedule has minute resolution`);
+  }
+  const offlineGracePeriod = props.offlineGracePeriod ?? Duration.minutes(15);
+  durationInRange('offlineGracePeriod', offlineGracePeriod, 60, 14 * 86_400, 'use between 1 minute and 14 days');
+
+  return {
+    labels,
+    instanceType,
+    operatingSystem,
+    rootVolumeGiB,
+    runnerVersion,
+    mode,
+    runnerGroupId,
+    runnerGroupName: props.runnerGroupName,
+    minCapacity,
+    maxCapacity,
+    idleRunners,
+    maxInstanceLifetime,
+    warmPool,
+    period,
+    scaleOutEvaluationPeriods,
+    scaleInEvaluationPeriods,
+    estimatedInstanceWarmup,
+    installDocker: props.installDocker ?? true,
+    extraPackages: [...(props.extraPackages ?? [])],
+    extraCommands: [...(props.extraCommands ?? [])],
+    blockJobMetadataAccess: props.blockJobMetadataAccess ?? true,
+    launchTimeout,
+    drainTimeout,
+    sweepInterval,
+    offlineGracePeriod,
+    warnings,
+  };
+}
+
+function resolveWarmPool(
+  props: GitHubRunnerFleetProps,
+  instanceType: ec2.InstanceType,
+  rootVolumeGiB: number,
+  maxCapacity: number,
+  warnings: FleetWarning[],
+): FleetSettings['warmPool'] {
+  const options = props.warmPool ?? {};
+  if (options.enabled === false) {
+    return undefined;
+  }
+  const poolState = options.poolState ?? autoscaling.PoolState.STOPPED;
+  const minSize = options.minSize ?? 0;
+  wholeInRange('warmPool.minSize', minSize, 0, 10_000, 'use 0 or more');
+  if (minSize > maxCapacity) {
+    throw new Error(`warmPool.minSize (${minSize}) must not exceed maxCapacity (${maxCapacity}): lower warmPool.minSize or raise maxCapacity`);
+  }
+  const prepared = options.maxGroupPreparedCapacity;
+  if (prepared !== undefined) {
+    wholeInRange('warmPool.maxGroupPreparedCapacity', prepared, 1, 10_000, 'use 1 or more');
+    if (prepared > maxCapacity) {
+      throw new Error(`warmPool.maxGroupPreparedCapacity (${prepared}) must not exceed maxCapacity (${maxCapacity}): lower it or raise maxCapacity`);
+    }
+    if (prepared < minSize) {
+      throw new Error(`warmPool.maxGroupPreparedCapacity (${prepared}) must not be below warmPool.minSize (${minSize})`);
+    }
+  }
+  if (poolState === autoscaling.PoolState.HIBERNATED) {
+    const typeName = instanceType.toString();
+    const facts = hibernationFacts(typeName);
+    if (facts.supported === false) {
+      throw new Error(`warmPool.poolState is HIBERNATED but instanceType (${typeName}) cannot hibernate: use an x86_64 family such as m7i, c7i, r7i or t3, or PoolState.STOPPED`);
+    }
+    if (facts.supported === undefined) {
+      warnings.push({ id: 'HibernationUnverified', message: `warmPool.poolState is HIBERNATED and instanceType (${typeName}) is not in this library's table: check that it can hibernate.` });
+    }
+    if (facts.memoryGiB !== undefined) {
+      if (facts.memoryGiB > MAX_HIBERNATION_MEMORY_GIB) {
+        throw new Error(`warmPool.poolState is HIBERNATED but instanceType (${typeName}) has ${facts.memoryGiB} GiB of memory; AWS hibernates at most ${MAX_HIBERNATION_MEMORY_GIB} GiB: use a smaller size or PoolState.STOPPED`);
+      }
+      const needed = Math.ceil(facts.memoryGiB + HIBERNATION_ROOT_HEADROOM_GIB);
+      if (rootVolumeGiB < needed) {
+        throw new Error(`rootVolumeSize (${rootVolumeGiB} GiB) is too small to hibernate ${typeName} (${facts.memoryGiB} GiB of memory): use at least Size.gibibytes(${needed})`);
+      }
+    }
+  }
+  if (poolState === autoscaling.PoolState.RUNNING) {
+    warnings.push({ id: 'RunningWarmPool', message: 'warmPool.poolState is RUNNING: warm instances cost as much as instances in service. STOPPED costs only their volumes.' });
+  }
+  return { poolState, minSize, maxGroupPreparedCapacity: prepared, reuseOnScaleIn: options.reuseOnScaleIn ?? true };
+}
+
+function wholeInRange(prop: string, value: number, min: number, max: number, fix: string): void {
+  if (Token.isUnresolved(value)) {
+    return;
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${prop} (${value}) must be a whole number from ${min} to ${max}: ${fix}`);
+  }
+}
+
+function durationInRange(prop: string, value: Duration, minSeconds: number, maxSeconds: number, fix: string): void {
+  if (value.isUnresolved()) {
+    return;
+  }
+  const seconds = value.toSeconds();
+  if (seconds < minSeconds || seconds > maxSeconds) {
+    throw new Error(`${prop} (${value.toHumanString()}) is out of range: ${fix}`);
+  }
+}

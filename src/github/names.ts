@@ -1,0 +1,115 @@
+/**
+ * Pure validation and derivation for GitHub names and URLs. No constructs: unit-tested directly.
+ */
+
+const ORG_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$/;
+const REPO_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** Throws unless `value` is a GitHub organization or user login. */
+export function validateOwner(prop: string, value: string): void {
+  if (!ORG_PATTERN.test(value) || value.includes('--')) {
+    throw new Error(
+      `${prop} (${JSON.stringify(value)}) is not a GitHub organization or user name: use 1-39 letters, digits `
+      + 'or single hyphens, not starting or ending with a hyphen (e.g. "acme")',
+    );
+  }
+}
+
+/** Throws unless `value` is a GitHub repository name. */
+export function validateRepositoryName(prop: string, value: string): void {
+  if (!REPO_PATTERN.test(value) || value === '.' || value === '..') {
+    throw new Error(
+      `${prop} (${JSON.stringify(value)}) is not a GitHub repository name: use 1-100 letters, digits, '.', '-' `
+      + 'or \'_\' (e.g. "infrastructure")',
+    );
+  }
+}
+
+/** The kind of GitHub host an API URL points at. */
+export interface GitHubHost {
+  /** REST API base URL without a trailing slash. */
+  readonly apiUrl: string;
+  /** Web URL of the host (where organizations and repositories live), without a trailing slash. */
+  readonly webUrl: string;
+}
+
+/**
+ * Validates a REST API base URL and derives the web URL the runner registers against.
+ *
+ * - `https://api.github.com` → `https://github.com`
+ * - `https://api.<sub>.ghe.com` (GitHub Enterprise Cloud with data residency) → `https://<sub>.ghe.com`
+ * - `https://<host>/api/v3` (GitHub Enterprise Server) → `https://<host>`
+ */
+export function parseApiUrl(prop: string, value: string): GitHubHost {
+  const fix = 'use https://api.github.com, https://api.<subdomain>.ghe.com or https://<host>/api/v3';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${prop} (${JSON.stringify(value)}) is not a URL: ${fix}`);
+  }
+  if (url.protocol !== 'https:') {
+    throw new Error(`${prop} (${JSON.stringify(value)}) must use https: ${fix}`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new Error(`${prop} (${JSON.stringify(value)}) must not carry credentials, a query or a fragment: ${fix}`);
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  const host = url.host.toLowerCase();
+  if (host === 'api.github.com') {
+    if (path !== '') {
+      throw new Error(`${prop} (${JSON.stringify(value)}) has a path; api.github.com takes none: ${fix}`);
+    }
+    return { apiUrl: 'https://api.github.com', webUrl: 'https://github.com' };
+  }
+  const ghe = /^api\.([a-z0-9-]+)\.ghe\.com$/.exec(host);
+  if (ghe) {
+    if (path !== '') {
+      throw new Error(`${prop} (${JSON.stringify(value)}) has a path; GHE.com API hosts take none: ${fix}`);
+    }
+    return { apiUrl: `https://${host}`, webUrl: `https://${ghe[1]}.ghe.com` };
+  }
+  if (host === 'github.com' || host.endsWith('.ghe.com')) {
+    throw new Error(`${prop} (${JSON.stringify(value)}) is a web address, not the API: ${fix}`);
+  }
+  if (path !== '/api/v3') {
+    throw new Error(
+      `${prop} (${JSON.stringify(value)}) looks like GitHub Enterprise Server but its path is not /api/v3: `
+      + `use https://${host}/api/v3`,
+    );
+  }
+  return { apiUrl: `https://${host}/api/v3`, webUrl: `https://${host}` };
+}
+
+/**
+ * Throws unless every label is one GitHub accepts for a self-hosted runner.
+ *
+ * GitHub caps labels at 100 per runner; we also refuse commas (config.sh splits on them), whitespace,
+ * and names GitHub reserves for its hosted runners' default labels, which would make jobs match
+ * wrongly.
+ */
+export function validateLabels(prop: string, labels: string[]): void {
+  if (labels.length === 0) {
+    throw new Error(`${prop} is empty: give at least one label that your workflows' runs-on will name (e.g. ["linux"])`);
+  }
+  if (labels.length > 90) {
+    throw new Error(`${prop} has ${labels.length} labels: GitHub accepts at most 100 per runner, and the fleet adds its own; use at most 90`);
+  }
+  const seen = new Set<string>();
+  for (const label of labels) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$/.test(label)) {
+      throw new Error(
+        `${prop} contains ${JSON.stringify(label)}: a label is 1-100 letters, digits, '.', '_', ':', '+' or '-', `
+        + 'starting with a letter or digit, without spaces or commas',
+      );
+    }
+    const key = label.toLowerCase();
+    if (key === 'self-hosted') {
+      throw new Error(`${prop} contains "self-hosted": GitHub adds it to every self-hosted runner; remove it`);
+    }
+    if (seen.has(key)) {
+      throw new Error(`${prop} contains ${JSON.stringify(label)} twice (labels are case-insensitive): remove the duplicate`);
+    }
+    seen.add(key);
+  }
+}

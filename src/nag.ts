@@ -1,0 +1,27 @@
+import { Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/**
+ * Records, on a construct, why a cdk-nag AwsSolutions finding is by design, in CDK's own acknowledgement
+ * metadata (`Validations.ACKNOWLEDGED_RULES_METADATA_KEY`), which cdk-nag reads. The library needs no
+ * dependency on cdk-nag, and users running cdk-nag see the reasons.
+ *
+ * The metadata is written directly rather than through `Validations.of().acknowledge()`, which refuses
+ * finding ids with more than one `::` (cdk-nag's rendering of ARNs with `<AWS::Partition>`).
+ */
+export function acknowledge(scope: IConstruct, rules: Array<[id: string, reason: string]>): void {
+  scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, Object.fromEntries(rules));
+}
+
+/** cdk-nag's rendering of an ARN pattern built from the partition, region and account pseudo-parameters. */
+export function nagArn(service: string, rest: string): string {
+  return `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>:${rest}`;
+}
+
+export const NAG_REASONS = {
+  lambdaBasicRole: 'AWSLambdaBasicExecutionRole only allows writing the function\'s own CloudWatch logs; it is the AWS-maintained minimum for a Lambda function.',
+  nodeRuntime: 'The functions are bundled and tested against Node.js 22 (AWS SDK v3 in the runtime); the runtime is upgraded deliberately with the library, not implicitly.',
+  describeStar: 'Auto Scaling Describe* and Secrets Manager ListSecrets support no resource-level permissions; they are read-only and return no secret values.',
+  groupPattern: 'Auto Scaling group ARNs contain a generated id; the statement is limited to groups tagged with this fleet\'s name by an autoscaling:ResourceTag condition.',
+  secretPrefix: 'Per-instance secrets are created at run time with a random ARN suffix, so the resource is this fleet\'s name prefix; instances are further limited to the secret tagged with their own ARN.',
+} as const;

@@ -1,0 +1,373 @@
+import { Duration, Size } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { failureOf, fleetWith, testStack } from './helpers';
+import { GitHubRunnerFleet, RunnerMode, RunnerOperatingSystem } from '../../src';
+import { ENV_FLEET_CONFIG, FleetRuntimeConfig, LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../src/contract';
+
+function runtimeConfig(template: Template): FleetRuntimeConfig[] {
+  const functions = template.findResources('AWS::Lambda::Function');
+  return Object.values(functions)
+    .map((f: any) => f.Properties.Environment?.Variables?.[ENV_FLEET_CONFIG])
+    .filter((v) => v !== undefined)
+    .map((v) => {
+      // The config is a Fn::Join of literal strings and tokens: keep the literal parts to parse it.
+      const parts = v['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN'));
+      return JSON.parse(parts.join(''));
+    });
+}
+
+describe('GitHubRunnerFleet: the group', () => {
+  test('defaults: 0-10 instances, 7-day lifetime, no desired capacity, tagged with the fleet', () => {
+    const { stack } = fleetWith();
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MinSize: '0',
+      MaxSize: '10',
+      MaxInstanceLifetime: 604800,
+      DesiredCapacity: Match.absent(),
+      NewInstancesProtectedFromScaleIn: false,
+      LaunchTemplate: Match.objectLike({ LaunchTemplateId: Match.anyValue() }),
+      Tags: Match.arrayWith([{ Key: 'github-runner-fleet:fleet', Value: 'linux-x64', PropagateAtLaunch: true }]),
+    });
+  });
+
+  test('runs in the private subnets by default', () => {
+    const { stack, vpc } = fleetWith();
+    const group = Template.fromStack(stack).findResources('AWS::AutoScaling::AutoScalingGroup');
+    const subnets = Object.values(group)[0].Properties.VPCZoneIdentifier.map((s: any) => s.Ref);
+    const privateIds = vpc.privateSubnets.map((s) => stack.getLogicalId(s.node.defaultChild as any));
+    expect(subnets.sort()).toEqual(privateIds.sort());
+  });
+
+  test('has a launch hook (default ABANDON) and a terminate hook (default CONTINUE) with fixed names', () => {
+    const template = Template.fromStack(fleetWith({ launchTimeout: Duration.minutes(10) }).stack);
+    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      LifecycleHookName: LAUNCH_HOOK_NAME,
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+      DefaultResult: 'ABANDON',
+      HeartbeatTimeout: 600,
+      NotificationTargetARN: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      LifecycleHookName: TERMINATE_HOOK_NAME,
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      DefaultResult: 'CONTINUE',
+      HeartbeatTimeout: 900,
+    });
+  });
+
+  test('a warm pool of stopped instances, reused on scale-in, by default', () => {
+    Template.fromStack(fleetWith().stack).hasResourceProperties('AWS::AutoScaling::WarmPool', {
+      PoolState: 'Stopped',
+      MinSize: 0,
+      InstanceReusePolicy: { ReuseOnScaleIn: true },
+    });
+  });
+
+  test('no warm pool when disabled', () => {
+    Template.fromStack(fleetWith({ warmPool: { enabled: false } }).stack).resourceCountIs('AWS::AutoScaling::WarmPool', 0);
+  });
+
+  test('a hibernated warm pool configures the launch template for hibernation', () => {
+    const template = Template.fromStack(fleetWith({
+      warmPool: { poolState: autoscaling.PoolState.HIBERNATED, minSize: 2, maxGroupPreparedCapacity: 5 },
+    }).stack);
+    template.hasResourceProperties('AWS::AutoScaling::WarmPool', { PoolState: 'Hibernated', MinSize: 2, MaxGroupPreparedCapacity: 5 });
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ HibernationOptions: { Configured: true } }),
+    });
+  });
+});
+
+describe('GitHubRunnerFleet: the instances', () => {
+  test('IMDSv2 only, hop limit 1, encrypted gp3 root volume, the default instance type', () => {
+    Template.fromStack(fleetWith({ rootVolumeSize: Size.gibibytes(50) }).stack).hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({
+        InstanceType: 'm7i.large',
+        MetadataOptions: Match.objectLike({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpEndpoint: 'enabled' }),
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', VolumeSize: 50, DeleteOnTermination: true } }],
+        HibernationOptions: Match.absent(),
+      }),
+    });
+  });
+
+  test.each([
+    [RunnerOperatingSystem.AMAZON_LINUX_2023, ec2.InstanceClass.M7I, 'al2023-ami-kernel-6.1-x86_64', '/dev/xvda'],
+    [RunnerOperatingSystem.AMAZON_LINUX_2023, ec2.InstanceClass.M7G, 'al2023-ami-kernel-6.1-arm64', '/dev/xvda'],
+    [RunnerOperatingSystem.UBUNTU_24_04, ec2.InstanceClass.M7I, 'ubuntu/server/24.04/stable/current/amd64', '/dev/sda1'],
+    [RunnerOperatingSystem.UBUNTU_24_04, ec2.InstanceClass.C7G, 'ubuntu/server/24.04/stable/current/arm64', '/dev/sda1'],
+  ])('%p on %p resolves the image from the public SSM parameter %p', (os, instanceClass, parameter, device) => {
+    const { stack } = fleetWith({ operatingSystem: os, instanceType: ec2.InstanceType.of(instanceClass, ec2.InstanceSize.LARGE) });
+    const template = Template.fromStack(stack);
+    const params = template.toJSON().Parameters ?? {};
+    const defaults = Object.values(params).map((p: any) => String(p.Default));
+    expect(defaults.some((d) => d.includes(parameter))).toBe(true);
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ BlockDeviceMappings: [Match.objectLike({ DeviceName: device })] }),
+    });
+  });
+
+  test('a user-supplied image is used as is', () => {
+    const image = ec2.MachineImage.genericLinux({ 'eu-west-1': 'ami-0123456789abcdef0' });
+    Template.fromStack(fleetWith({ machineImage: image }).stack).hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ ImageId: 'ami-0123456789abcdef0' }),
+    });
+  });
+
+  test('the security group has no inbound rules', () => {
+    const { stack, fleet } = fleetWith();
+    const template = Template.fromStack(stack);
+    const groups = template.findResources('AWS::EC2::SecurityGroup', {
+      Properties: { GroupDescription: Match.stringLikeRegexp('GitHub runners of linux-x64') },
+    });
+    expect(Object.keys(groups)).toHaveLength(1);
+    expect(Object.values(groups)[0].Properties.SecurityGroupIngress).toBeUndefined();
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    expect(fleet.connections.securityGroups).toHaveLength(1);
+  });
+
+  test('the user data bootstraps the runner version and reads the instance secret prefix', () => {
+    const { stack } = fleetWith({ runnerVersion: '2.330.1' });
+    const lt = Object.values(Template.fromStack(stack).findResources('AWS::EC2::LaunchTemplate'))[0] as any;
+    const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('2.330.1');
+    expect(userData).toContain('github-runner-fleet/linux-x64/');
+  });
+
+  test('the instance role reads only the secret tagged with its own instance ARN', () => {
+    Template.fromStack(fleetWith().stack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'ReadOwnRunnerSecret',
+          Action: 'secretsmanager:GetSecretValue',
+          Condition: { StringEquals: { 'secretsmanager:ResourceTag/github-runner-fleet:instance-arn': '${ec2:SourceInstanceARN}' } },
+          Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:github-runner-fleet/linux-x64/\\*$')])] },
+        })]),
+      },
+    });
+  });
+
+  test('the instance role acts only on groups tagged with its fleet', () => {
+    Template.fromStack(fleetWith().stack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Sid: 'ManageOwnGroupMembership',
+          Action: Match.arrayWith(['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceProtection', 'autoscaling:TerminateInstanceInAutoScalingGroup']),
+          Condition: { StringEquals: { 'autoscaling:ResourceTag/github-runner-fleet:fleet': 'linux-x64' } },
+        })]),
+      },
+    });
+  });
+
+  test('grantPrincipal is the instance role', () => {
+    const { fleet } = fleetWith();
+    expect(fleet.grantPrincipal).toBe(fleet.role);
+  });
+});
+
+describe('GitHubRunnerFleet: the functions and rules', () => {
+  test('three Node.js 22 functions share one runtime configuration', () => {
+    const template = Template.fromStack(fleetWith({ runnerMode: RunnerMode.PERSISTENT, runnerGroupId: 3 }).stack);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 3);
+    const configs = runtimeConfig(template);
+    expect(configs).toHaveLength(3);
+    const config = configs[0];
+    expect(config.github).toMatchObject({ scope: 'organization', owner: 'acme', apiUrl: 'https://api.github.com', auth: 'app' });
+    expect(config.fleets).toEqual([expect.objectContaining({
+      name: 'linux-x64',
+      fleetLabel: 'fleet-linux-x64',
+      labels: ['linux', 'x64', 'fleet-linux-x64'],
+      mode: 'persistent',
+      runnerGroupId: 3,
+      secretPrefix: 'github-runner-fleet/linux-x64/',
+      offlineGraceSeconds: 900,
+      drainTimeoutSeconds: 7200,
+    })]);
+  });
+
+  test('lifecycle rules filter by group and (for launches) by destination; every target has retries and a dead-letter queue', () => {
+    const template = Template.fromStack(fleetWith().stack);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'source': ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-launch Lifecycle Action'],
+        'detail': { AutoScalingGroupName: [{ Ref: Match.anyValue() }], Destination: ['AutoScalingGroup'] },
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'detail-type': ['EC2 Instance-terminate Lifecycle Action'], 'detail': { AutoScalingGroupName: [{ Ref: Match.anyValue() }] } },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    expect(rules).toHaveLength(4);
+    for (const rule of rules as any[]) {
+      for (const target of rule.Properties.Targets) {
+        expect(target.DeadLetterConfig).toBeDefined();
+        expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 });
+      }
+    }
+  });
+
+  test('only the registration function may create secrets; only deregistration may delete them', () => {
+    const template = Template.fromStack(fleetWith().stack);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
+    const actionsOf = (sid: string) => policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Sid === sid);
+    expect(actionsOf('WriteInstanceSecrets')).toHaveLength(1);
+    expect(actionsOf('DeleteInstanceSecrets')).toHaveLength(1);
+    const all = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const creators = all.filter((s: any) => [s.Action].flat().includes('secretsmanager:CreateSecret'));
+    expect(creators.map((s: any) => s.Sid)).toEqual(['WriteInstanceSecrets']);
+    const deleters = all.filter((s: any) => [s.Action].flat().includes('secretsmanager:DeleteSecret'));
+    expect(deleters.map((s: any) => s.Sid)).toEqual(['DeleteInstanceSecrets']);
+  });
+});
+
+describe('GitHubRunnerFleet: scaling', () => {
+  test('scale-out alarm below the target adds the whole deficit in one step', () => {
+    const template = Template.fromStack(fleetWith({ idleRunners: 3, maxCapacity: 10 }).stack);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'GitHubRunnerFleet',
+      MetricName: 'IdleRunners',
+      Dimensions: [{ Name: 'Fleet', Value: 'linux-x64' }],
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 2.5,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling',
+      AdjustmentType: 'ChangeInCapacity',
+      EstimatedInstanceWarmup: 300,
+      StepAdjustments: Match.arrayWith([
+        { MetricIntervalLowerBound: -1, MetricIntervalUpperBound: 0, ScalingAdjustment: 1 },
+        { MetricIntervalLowerBound: -2, MetricIntervalUpperBound: -1, ScalingAdjustment: 2 },
+        { MetricIntervalUpperBound: -2, ScalingAdjustment: 3 },
+      ]),
+    });
+  });
+
+  test('scale-in alarm above the target removes at most the excess', () => {
+    const template = Template.fromStack(fleetWith({ idleRunners: 1, maxCapacity: 3 }).stack);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ComparisonOperator: 'GreaterThanThreshold', Threshold: 1.5, EvaluationPeriods: 10,
+    });
+    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      StepAdjustments: [
+        { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 1, ScalingAdjustment: -1 },
+        { MetricIntervalLowerBound: 1, MetricIntervalUpperBound: 2, ScalingAdjustment: -2 },
+        { MetricIntervalLowerBound: 2, ScalingAdjustment: -3 },
+      ],
+    });
+  });
+
+  test('never simple scaling', () => {
+    const template = Template.fromStack(fleetWith().stack);
+    const policies = Object.values(template.findResources('AWS::AutoScaling::ScalingPolicy')) as any[];
+    expect(policies).toHaveLength(2);
+    expect(policies.every((p) => p.Properties.PolicyType === 'StepScaling')).toBe(true);
+  });
+
+  test('with an idle target of 0 there is no scale-out alarm', () => {
+    const { stack, fleet } = fleetWith({ idleRunners: 0, minCapacity: 1 });
+    Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    expect(fleet.scaleOutAlarm).toBeUndefined();
+  });
+
+  test('custom periods and evaluation counts', () => {
+    Template.fromStack(fleetWith({
+      scaling: { period: Duration.minutes(2), scaleOutEvaluationPeriods: 2, scaleInEvaluationPeriods: 5, estimatedInstanceWarmup: Duration.seconds(90) },
+    }).stack).hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 2, ComparisonOperator: 'LessThanThreshold' });
+  });
+
+  test('metric methods use the library namespace and the fleet dimension', () => {
+    const { fleet } = fleetWith();
+    for (const [metric, name] of [
+      [fleet.metricIdleRunners(), 'IdleRunners'],
+      [fleet.metricBusyRunners(), 'BusyRunners'],
+      [fleet.metricOfflineRunners(), 'OfflineRunners'],
+      [fleet.metricRegistrationFailures(), 'RegistrationFailures'],
+    ] as const) {
+      expect(metric.namespace).toBe('GitHubRunnerFleet');
+      expect(metric.metricName).toBe(name);
+      expect(metric.dimensions).toEqual({ Fleet: 'linux-x64' });
+    }
+    expect(fleet.metricRegistrationFailures().statistic).toBe('Sum');
+  });
+});
+
+describe('GitHubRunnerFleet: bad input', () => {
+  test.each([
+    [{ minCapacity: 5, maxCapacity: 2 }, 'minCapacity (5) must not exceed maxCapacity (2): lower minCapacity or raise maxCapacity'],
+    [{ idleRunners: 12, maxCapacity: 10 }, 'idleRunners (12) must not exceed maxCapacity (10)'],
+    [{ maxCapacity: 0 }, 'maxCapacity (0) must be a whole number from 1'],
+    [{ minCapacity: -1 }, 'minCapacity (-1) must be a whole number'],
+    [{ idleRunners: 1.5 }, 'idleRunners (1.5) must be a whole number'],
+    [{ warmPool: { minSize: 12 } }, 'warmPool.minSize (12) must not exceed maxCapacity (10)'],
+    [{ warmPool: { maxGroupPreparedCapacity: 11 } }, 'warmPool.maxGroupPreparedCapacity (11) must not exceed maxCapacity (10)'],
+    [{ warmPool: { minSize: 4, maxGroupPreparedCapacity: 3 } }, 'warmPool.maxGroupPreparedCapacity (3) must not be below warmPool.minSize (4)'],
+    [{ labels: [] }, 'labels is empty'],
+    [{ labels: ['bad label'] }, 'labels contains "bad label"'],
+    [{ runnerVersion: 'v2.329.0' }, 'runnerVersion ("v2.329.0") is not a version'],
+    [{ runnerVersion: 'latest' }, 'runnerVersion ("latest") is not a version'],
+    [{ maxInstanceLifetime: Duration.hours(12) }, 'maxInstanceLifetime (12 hours) must be between 1 day and 365 days'],
+    [{ fleetName: 'has space' }, 'fleetName ("has space") must be 1-32 letters'],
+    [{ fleetName: 'x'.repeat(33) }, 'must be 1-32 letters'],
+    [{ rootVolumeSize: Size.gibibytes(4) }, 'rootVolumeSize (GiB) (4) must be a whole number from 8'],
+    [{ scaling: { period: Duration.seconds(45) } }, 'scaling.period (45 seconds) must be 10, 20 or 30 seconds or a multiple of 60'],
+    [{ scaling: { scaleInEvaluationPeriods: 0 } }, 'scaling.scaleInEvaluationPeriods (0) must be a whole number'],
+    [{ launchTimeout: Duration.seconds(20) }, 'launchTimeout (20 seconds) is out of range'],
+    [{ drainTimeout: Duration.hours(49) }, 'drainTimeout (2 days 1 hour) is out of range'],
+    [{ sweepInterval: Duration.seconds(90) }, 'sweepInterval (1 minute 30 seconds) must be whole minutes'],
+    [{ runnerGroupId: 0 }, 'runnerGroupId (0) must be a whole number from 1'],
+    [{ warmPool: { poolState: autoscaling.PoolState.HIBERNATED }, instanceType: new ec2.InstanceType('m7g.large') },
+      'warmPool.poolState is HIBERNATED but instanceType (m7g.large) cannot hibernate'],
+    [{ warmPool: { poolState: autoscaling.PoolState.HIBERNATED }, instanceType: new ec2.InstanceType('r7i.2xlarge'), rootVolumeSize: Size.gibibytes(30) },
+      'rootVolumeSize (30 GiB) is too small to hibernate r7i.2xlarge (64 GiB of memory): use at least Size.gibibytes(72)'],
+    [{ warmPool: { poolState: autoscaling.PoolState.HIBERNATED }, instanceType: new ec2.InstanceType('r7i.8xlarge'), rootVolumeSize: Size.gibibytes(500) },
+      'has 256 GiB of memory; AWS hibernates at most 150 GiB'],
+  ])('fails for %p', (overrides, message) => {
+    expect(failureOf(overrides as any)).toContain(message);
+  });
+
+  test('runner groups are refused for repository scope', () => {
+    const { stack, vpc, secret } = testStack();
+    const { GitHubConnection: Conn, GitHubCredentials: Creds } = jest.requireActual('../../src');
+    const github = Conn.repository('acme', 'infra', { credentials: Creds.fromPersonalAccessTokenSecret(secret) });
+    expect(() => new GitHubRunnerFleet(stack, 'Repo', { vpc, github, labels: ['linux'], runnerGroupId: 2 }))
+      .toThrow(/runnerGroupId\/runnerGroupName apply to organization scope only/);
+  });
+
+  test('a hibernation-capable type with a large enough volume is accepted', () => {
+    const { stack } = fleetWith({
+      warmPool: { poolState: autoscaling.PoolState.HIBERNATED },
+      instanceType: new ec2.InstanceType('r7i.2xlarge'),
+      rootVolumeSize: Size.gibibytes(72),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::AutoScaling::WarmPool', { PoolState: 'Hibernated' });
+  });
+});
+
+describe('GitHubRunnerFleet: warnings', () => {
+  test.each([
+    [{ minCapacity: 0, idleRunners: 0 }, 'cdk-github-runner-fleet:NoCapacity'],
+    [{ idleRunners: 25, maxCapacity: 50 }, 'cdk-github-runner-fleet:LargeIdleTarget'],
+    [{ warmPool: { poolState: autoscaling.PoolState.RUNNING } }, 'cdk-github-runner-fleet:RunningWarmPool'],
+    [{ scaling: { period: Duration.seconds(30) } }, 'cdk-github-runner-fleet:SubMinutePeriod'],
+    [{ vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }, 'cdk-github-runner-fleet:PublicSubnets'],
+    [{ warmPool: { poolState: autoscaling.PoolState.HIBERNATED }, instanceType: new ec2.InstanceType('x2iedn.xlarge'), rootVolumeSize: Size.gibibytes(200) },
+      'cdk-github-runner-fleet:HibernationUnverified'],
+  ])('%p warns with %s', (overrides, id) => {
+    const { stack } = fleetWith(overrides as any);
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('.*'));
+    expect(warnings.map((w) => JSON.stringify(w.entry.data))).toEqual(expect.arrayContaining([expect.stringContaining(id)]));
+  });
+
+  test('the defaults give no warning', () => {
+    const { stack } = fleetWith();
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('cdk-github-runner-fleet'));
+    expect(warnings).toHaveLength(0);
+  });
+});
