@@ -59,7 +59,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     compilerOptions: { allowJs: true },
   },
 
-  gitignore: ['/cdk.out/', '/dist/', '/.tmp/', 'test/*.snapshot/**/asset.*/', '/docs/.vitepress/cache/', '/docs/.vitepress/dist/'],
+  gitignore: ['/.jsii.tabl.json', '/cdk.out/', '/dist/', '/.tmp/', 'test/*.snapshot/**/asset.*/', '/docs/.vitepress/cache/', '/docs/.vitepress/dist/'],
 });
 
 for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/benchmarks/', '/scripts/']) project.addPackageIgnore(p);
@@ -94,6 +94,10 @@ project.eslint?.addOverride({
       ],
     }],
   },
+});
+project.eslint?.addOverride({
+  files: ['examples/**/*.ts'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true }] },
 });
 project.eslint?.addOverride({
   files: ['src/**/*.ts'],

@@ -12,9 +12,9 @@ import { FleetRuntimeConfig, LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_H
 import { createInstanceRole } from '../instances/instance-role';
 import { createLaunchTemplate } from '../instances/launch-template';
 import { FleetControlPlane } from '../lifecycle/control-plane';
+import { acknowledge } from '../nag';
 import { IdleRunnerScaling } from '../scaling/idle-scaling';
 import { fleetMetric } from '../scaling/metrics';
-import { acknowledge } from '../nag';
 
 const FLEET_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
@@ -112,9 +112,9 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     const config: FleetRuntimeConfig = {
       version: 1,
       github: {
-        scope: props.github.repository ? 'repository' : 'organization',
+        scope: props.github.repositoryName ? 'repository' : 'organization',
         owner: props.github.owner,
-        repo: props.github.repository,
+        repo: props.github.repositoryName,
         apiUrl: props.github.apiUrl,
         secretArn: props.github.credentials.secret.secretArn,
         auth: props.github.credentials.authType === 'app' ? 'app' : 'token',

@@ -71,7 +71,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
   const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
   const runnerGroupId = props.runnerGroupId ?? 1;
   wholeInRange('runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group');
-  if (props.github.repository && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
+  if (props.github.repositoryName && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
     throw new Error('runnerGroupId/runnerGroupName apply to organization scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
   }
 

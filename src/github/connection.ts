@@ -69,7 +69,7 @@ export class GitHubConnection {
   /** The organization, or the repository's owner. */
   public readonly owner: string;
   /** The repository's name (repository scope only). */
-  public readonly repository?: string;
+  public readonly repositoryName?: string;
   /** The REST API base URL, without a trailing slash. */
   public readonly apiUrl: string;
   /** The web URL of the GitHub host, without a trailing slash. */
@@ -86,7 +86,7 @@ export class GitHubConnection {
     const host = parseApiUrl('GitHubConnection options.apiUrl', options.apiUrl ?? 'https://api.github.com');
     this.scope = scope;
     this.owner = owner;
-    this.repository = repository;
+    this.repositoryName = repository;
     this.apiUrl = host.apiUrl;
     this.webUrl = host.webUrl;
     this.registrationUrl = repository ? `${host.webUrl}/${owner}/${repository}` : `${host.webUrl}/${owner}`;

@@ -277,9 +277,17 @@ describe('GitHubRunnerFleet: scaling', () => {
   });
 
   test('custom periods and evaluation counts', () => {
-    Template.fromStack(fleetWith({
-      scaling: { period: Duration.minutes(2), scaleOutEvaluationPeriods: 2, scaleInEvaluationPeriods: 5, estimatedInstanceWarmup: Duration.seconds(90) },
-    }).stack).hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 2, ComparisonOperator: 'LessThanThreshold' });
+    const template = Template.fromStack(fleetWith({
+      scaling: {
+        period: Duration.minutes(2),
+        scaleOutEvaluationPeriods: 2,
+        scaleInEvaluationPeriods: 5,
+        estimatedInstanceWarmup: Duration.seconds(90),
+      },
+    }).stack);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 2, ComparisonOperator: 'LessThanThreshold' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 5, ComparisonOperator: 'GreaterThanThreshold' });
+    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', { EstimatedInstanceWarmup: 90 });
   });
 
   test('metric methods use the library namespace and the fleet dimension', () => {
@@ -357,8 +365,12 @@ describe('GitHubRunnerFleet: warnings', () => {
     [{ warmPool: { poolState: autoscaling.PoolState.RUNNING } }, 'cdk-github-runner-fleet:RunningWarmPool'],
     [{ scaling: { period: Duration.seconds(30) } }, 'cdk-github-runner-fleet:SubMinutePeriod'],
     [{ vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }, 'cdk-github-runner-fleet:PublicSubnets'],
-    [{ warmPool: { poolState: autoscaling.PoolState.HIBERNATED }, instanceType: new ec2.InstanceType('x2iedn.xlarge'), rootVolumeSize: Size.gibibytes(200) },
-      'cdk-github-runner-fleet:HibernationUnverified'],
+    [{
+      warmPool: { poolState: autoscaling.PoolState.HIBERNATED },
+      instanceType: new ec2.InstanceType('x2iedn.xlarge'),
+      rootVolumeSize: Size.gibibytes(200),
+    },
+    'cdk-github-runner-fleet:HibernationUnverified'],
   ])('%p warns with %s', (overrides, id) => {
     const { stack } = fleetWith(overrides as any);
     const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('.*'));
