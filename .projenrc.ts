@@ -21,6 +21,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
   projenrcTs: true,
   minNodeVersion: '20.0.0',
 
+  publishToPypi: { distName: 'cdk-github-runner-fleet', module: 'cdk_github_runner_fleet' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdkgithubrunnerfleet',
+    mavenGroupId: 'io.github.cdk-github-runner-fleet',
+    mavenArtifactId: 'cdk-github-runner-fleet',
+  },
+  publishToNuget: { dotNetNamespace: 'CdkGitHubRunnerFleet', packageId: 'CdkGitHubRunnerFleet' },
+  publishToGo: { moduleName: 'github.com/cdk-github-runner-fleet/cdk-github-runner-fleet-go' },
+
   // Lambda sources live in lambda/ (outside jsii's src/), registered explicitly below.
   lambdaAutoDiscover: false,
   integrationTestAutoDiscover: true,
@@ -153,8 +162,6 @@ verify.spawn(project.preCompileTask);
 verify.spawn(project.compileTask);
 verify.spawn(project.postCompileTask);
 verify.spawn(project.testTask);
-const integTask = project.tasks.tryFind('integ:snapshot-all') ?? project.tasks.tryFind('integ');
-if (integTask) verify.spawn(integTask);
 verify.spawn(rosetta);
 verify.spawn(codegen);
 verify.spawn(example);

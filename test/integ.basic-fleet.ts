@@ -5,10 +5,10 @@
  * Deploy for real: `npx integ-runner --language typescript --force test/integ.basic-fleet.ts`
  * (with AWS credentials and the secret in place). Offline, `npx projen integ` verifies the snapshot.
  */
+import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerFleet } from '../src';
 
 const app = new App();
