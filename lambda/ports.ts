@@ -98,6 +98,11 @@ export interface GroupInstance {
   /** The Auto Scaling lifecycle state, e.g. `InService`, `Pending:Wait`, `Terminating:Wait`, `Warmed:Stopped`. */
   readonly lifecycleState: string;
   readonly protectedFromScaleIn?: boolean;
+  /**
+   * For an instance in `Terminating:Wait`: when its termination began (ISO 8601), from the group's
+   * scaling activities; undefined when unknown.
+   */
+  readonly terminatingSince?: string;
 }
 
 export interface AutoScalingPort {

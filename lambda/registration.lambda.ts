@@ -1,1 +1,5 @@
-export const handler = async (): Promise<void> => {};
+import { lazyHandler } from './adapters/wiring';
+import { createRegistrationHandler } from './handlers/registration';
+
+/** EC2 Instance-launch Lifecycle Action events: registers a runner for an instance going into service. */
+export const handler = lazyHandler(createRegistrationHandler);

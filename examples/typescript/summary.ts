@@ -24,7 +24,11 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
       + `IMDSv2 ${data.MetadataOptions?.HttpTokens ?? '?'}, root volume ${data.BlockDeviceMappings?.[0]?.Ebs?.VolumeSize ?? '?'} GiB encrypted`,
       `  warm pool: ${warm ? `${warm[1].Properties?.PoolState}, min ${warm[1].Properties?.MinSize ?? 0}, reuse on scale-in ${warm[1].Properties?.InstanceReusePolicy?.ReuseOnScaleIn ?? false}` : 'none'}`,
       `  lifecycle hooks: ${hooks.map(([, h]) => `${h.Properties?.LifecycleTransition} (${h.Properties?.HeartbeatTimeout}s, default ${h.Properties?.DefaultResult})`).join(', ')}`,
-      `  scaling: ${policies.map(([, p]) => `${p.Properties?.PolicyType} ${(p.Properties?.StepAdjustments ?? []).length} steps`).join(', ')}`,
+      `  scaling: ${policies.map(([, p]) => {
+        const steps: Array<{ ScalingAdjustment: number }> = p.Properties?.StepAdjustments ?? [];
+        const direction = steps.some((step) => step.ScalingAdjustment > 0) ? 'scale-out' : 'scale-in';
+        return `${direction} ${p.Properties?.PolicyType} with ${steps.length} steps`;
+      }).join(', ')}`,
     );
   }
   const functions = ofType('AWS::Lambda::Function');
@@ -32,6 +36,7 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
     `Functions (${functions.length}): ${functions.map(([, f]) => `${f.Properties?.Runtime}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`,
     `EventBridge rules: ${ofType('AWS::Events::Rule').length}, alarms: ${ofType('AWS::CloudWatch::Alarm').length}, `
     + `step policies: ${ofType('AWS::AutoScaling::ScalingPolicy').length}, dead-letter queues: ${ofType('AWS::SQS::Queue').length}`,
+    `Secrets: ${ofType('AWS::SecretsManager::Secret').length} for the GitHub credentials; one per runner instance is created at run time`,
   );
   return lines.join('\n');
 }

@@ -111,7 +111,12 @@ export class FleetControlPlane extends Construct {
     }));
     fn.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DescribeGroupInstances',
-      actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeWarmPool'],
+      actions: [
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeAutoScalingInstances',
+        'autoscaling:DescribeWarmPool',
+        'autoscaling:DescribeScalingActivities',
+      ],
       resources: ['*'],
     }));
   }

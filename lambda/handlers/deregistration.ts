@@ -1,0 +1,200 @@
+import { MetricNames, runnerNameFor, TERMINATE_HOOK_NAME } from '../../src/contract';
+import type { FleetRuntimeEntry } from '../../src/contract';
+import { classifyLifecycleEvent } from '../core/lifecycle-event';
+import type { LifecycleEventBridgeEvent } from '../core/lifecycle-event';
+import { planSweep } from '../core/orphans';
+import { decideTermination, TerminationDecision } from '../core/termination';
+import type { DeleteRunnerOutcome, GitHubRunner, LifecycleActionRef } from '../ports';
+import { GitHubError } from '../ports';
+import { describeError, HandlerDeps } from './deps';
+
+/** An EventBridge scheduled event (the sweep). */
+export interface ScheduledEvent {
+  readonly 'detail-type': 'Scheduled Event';
+  readonly 'source'?: string;
+  readonly 'time'?: string;
+}
+
+export interface TerminationReport {
+  readonly type: 'termination';
+  readonly instanceId?: string;
+  readonly fleet?: string;
+  readonly decision: TerminationDecision | 'released-warm' | 'ignored';
+}
+
+export interface SweepReport {
+  readonly type: 'sweep';
+  readonly fleets: Array<{
+    readonly fleet: string;
+    readonly ok: boolean;
+    readonly runnersDeleted: number;
+    readonly secretsDeleted: number;
+    readonly drained: number;
+    readonly error?: string;
+  }>;
+}
+
+export type DeregistrationReport = TerminationReport | SweepReport;
+
+/**
+ * Terminate lifecycle events: remove the runner from GitHub, delete the instance's secret, let the
+ * instance go. A runner still running a job holds its instance (heartbeats) until the job ends or the
+ * drain timeout passes. GitHub being down never holds an instance: the sweep catches up later.
+ *
+ * Scheduled events: the sweep of orphaned runners and secrets, and of instances still draining.
+ */
+export function createDeregistrationHandler(deps: HandlerDeps): (event: LifecycleEventBridgeEvent | ScheduledEvent) => Promise<DeregistrationReport> {
+  const now = deps.now ?? (() => new Date());
+
+  const terminate = async (event: LifecycleEventBridgeEvent): Promise<TerminationReport> => {
+    const classified = classifyLifecycleEvent(event, deps.config);
+    if (classified.kind === 'test-notification' || classified.kind === 'ignored'
+      || classified.kind === 'launch-into-service' || classified.kind === 'launch-into-warm-pool') {
+      deps.logger.info('Event ignored by the deregistration function', { kind: classified.kind });
+      return { type: 'termination', decision: 'ignored' };
+    }
+    const { fleet, instanceId, action } = classified;
+    const context = { instanceId, fleet: fleet.name, hook: action.hookName, kind: classified.kind };
+    if (classified.kind === 'terminate-from-warm-pool') {
+      // Never registered: nothing at GitHub. A secret exists only if something went wrong earlier.
+      await deleteSecretQuietly(deps, fleet, instanceId, context);
+      await deps.autoScaling.completeLifecycleAction(action, 'CONTINUE');
+      deps.logger.info('Warm instance released', context);
+      return { type: 'termination', instanceId, fleet: fleet.name, decision: 'released-warm' };
+    }
+    const eventTime = event.time ? new Date(event.time) : undefined;
+    const decision = await settle(deps, fleet, action, eventTime, now(), context);
+    return { type: 'termination', instanceId, fleet: fleet.name, decision };
+  };
+
+  const sweep = async (): Promise<SweepReport> => {
+    const report: SweepReport['fleets'] = [];
+    let runners: GitHubRunner[] | undefined;
+    let listingError: unknown;
+    try {
+      runners = await deps.github.listRunners(); // once for every fleet of the connection
+    } catch (error) {
+      listingError = error;
+      deps.logger.error('Sweep: could not list runners', describeError(error));
+    }
+    for (const fleet of deps.config.fleets) {
+      try {
+        if (!runners) {
+          deps.metrics.add(MetricNames.GITHUB_ERRORS, fleet.name, 1);
+          throw listingError;
+        }
+        report.push(await sweepFleet(deps, fleet, runners, now()));
+      } catch (error) {
+        deps.logger.error('Sweep failed for a fleet', { fleet: fleet.name, ...describeError(error) });
+        report.push({ fleet: fleet.name, ok: false, runnersDeleted: 0, secretsDeleted: 0, drained: 0, error: describeError(error).error as string });
+      }
+    }
+    await deps.metrics.flush();
+    return { type: 'sweep', fleets: report };
+  };
+
+  return async (event) => {
+    if (event['detail-type'] === 'Scheduled Event') {
+      return sweep();
+    }
+    try {
+      return await terminate(event as LifecycleEventBridgeEvent);
+    } finally {
+      await deps.metrics.flush();
+    }
+  };
+}
+
+/**
+ * Removes the instance's runner and decides whether the instance may go now. Completes the action
+ * unless the runner is busy (then records a heartbeat). Returns the decision.
+ */
+async function settle(
+  deps: HandlerDeps,
+  fleet: FleetRuntimeEntry,
+  action: LifecycleActionRef,
+  terminatingSince: Date | undefined,
+  now: Date,
+  context: Record<string, unknown>,
+): Promise<TerminationDecision> {
+  let outcome: DeleteRunnerOutcome | 'failed';
+  try {
+    const runner = await deps.github.findRunnerByName(runnerNameFor(fleet.name, action.instanceId));
+    outcome = runner ? await deps.github.deleteRunner(runner.id) : 'not-found';
+  } catch (error) {
+    outcome = 'failed';
+    deps.logger.error('GitHub failed while removing the runner; letting the instance go (the sweep removes the runner later)', {
+      ...context, ...describeError(error),
+    });
+    deps.metrics.add(MetricNames.DEREGISTRATION_FAILURES, fleet.name, 1);
+    if (error instanceof GitHubError) {
+      deps.metrics.add(MetricNames.GITHUB_ERRORS, fleet.name, 1);
+    }
+  }
+  const decision = decideTermination({ fleet, outcome, terminatingSince, now });
+  if (decision === 'wait-busy') {
+    const extended = await deps.autoScaling.recordHeartbeat(action);
+    deps.logger.info('Runner is running a job: holding the instance', { ...context, heartbeat: extended });
+    return decision;
+  }
+  if (decision === 'complete-drain-timeout') {
+    deps.logger.warn('Runner still busy after the drain timeout: letting the instance go', { ...context, drainTimeoutSeconds: fleet.drainTimeoutSeconds });
+  }
+  await deleteSecretQuietly(deps, fleet, action.instanceId, context);
+  const completed = await deps.autoScaling.completeLifecycleAction(action, 'CONTINUE');
+  if (decision === 'complete') {
+    deps.metrics.add(MetricNames.DEREGISTRATIONS, fleet.name, 1);
+  }
+  deps.logger.info('Runner removed; terminate action continued', { ...context, decision, completed });
+  return decision;
+}
+
+async function sweepFleet(deps: HandlerDeps, fleet: FleetRuntimeEntry, runners: GitHubRunner[], now: Date): Promise<SweepReport['fleets'][number]> {
+  const [instances, secrets] = await Promise.all([
+    deps.autoScaling.listGroupInstances(fleet.autoScalingGroupName),
+    deps.secrets.listInstanceSecrets(fleet.secretPrefix),
+  ]);
+  const plan = planSweep({ fleet, runners, instances, secrets, now });
+  let runnersDeleted = 0;
+  for (const { runner, reason } of plan.runnersToDelete) {
+    try {
+      const outcome = await deps.github.deleteRunner(runner.id);
+      if (outcome === 'deleted') {
+        runnersDeleted++;
+        deps.logger.info('Sweep: orphaned runner removed', { fleet: fleet.name, runnerId: runner.id, runnerName: runner.name, reason });
+      }
+    } catch (error) {
+      deps.logger.warn('Sweep: could not remove a runner', { fleet: fleet.name, runnerId: runner.id, ...describeError(error) });
+    }
+  }
+  let secretsDeleted = 0;
+  for (const { name, reason } of plan.secretsToDelete) {
+    try {
+      if (await deps.secrets.deleteInstanceSecret(name)) {
+        secretsDeleted++;
+        deps.logger.info('Sweep: orphaned secret deleted', { fleet: fleet.name, secretName: name, reason });
+      }
+    } catch (error) {
+      deps.logger.warn('Sweep: could not delete a secret', { fleet: fleet.name, secretName: name, ...describeError(error) });
+    }
+  }
+  let drained = 0;
+  for (const instance of plan.draining) {
+    const action = { autoScalingGroupName: fleet.autoScalingGroupName, hookName: TERMINATE_HOOK_NAME, instanceId: instance.instanceId };
+    const since = instance.terminatingSince ? new Date(instance.terminatingSince) : undefined;
+    const decision = await settle(deps, fleet, action, since, now, { instanceId: instance.instanceId, fleet: fleet.name, via: 'sweep' });
+    if (decision !== 'wait-busy') {
+      drained++;
+    }
+  }
+  deps.metrics.add(MetricNames.ORPHANS_REMOVED, fleet.name, runnersDeleted + secretsDeleted);
+  return { fleet: fleet.name, ok: true, runnersDeleted, secretsDeleted, drained };
+}
+
+async function deleteSecretQuietly(deps: HandlerDeps, fleet: FleetRuntimeEntry, instanceId: string, context: Record<string, unknown>): Promise<void> {
+  try {
+    await deps.secrets.deleteInstanceSecret(`${fleet.secretPrefix}${instanceId}`);
+  } catch (error) {
+    deps.logger.warn('Could not delete the instance secret; the sweep will', { ...context, ...describeError(error) });
+  }
+}
