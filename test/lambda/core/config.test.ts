@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { ConfigError, parseFleetConfig } from '../../../lambda/core/config';
+import { fleetEntry, runtimeConfig } from '../fixtures';
+
+function problemsOf(raw: string | undefined): string[] {
+  try {
+    parseFleetConfig(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseFleetConfig', () => {
+  test('accepts what the constructs write', () => {
+    const config = runtimeConfig([fleetEntry(), fleetEntry({ name: 'arm', mode: 'persistent', runnerGroupName: 'Builders' })]);
+    expect(parseFleetConfig(JSON.stringify(config))).toEqual(config);
+  });
+
+  test('accepts a loopback http URL (tests) and strips a trailing slash', () => {
+    const config = runtimeConfig([fleetEntry()], 'http://127.0.0.1:8080/api/v3/');
+    expect(parseFleetConfig(JSON.stringify(config)).github.apiUrl).toBe('http://127.0.0.1:8080/api/v3');
+  });
+
+  test.each([
+    [undefined, 'the variable is missing or empty'],
+    ['', 'the variable is missing or empty'],
+    ['{', 'not JSON'],
+    ['[]', 'expected a JSON object'],
+  ])('rejects %p', (raw, message) => {
+    expect(problemsOf(raw).join()).toContain(message);
+  });
+
+  test('reports every bad field with its path and value', () => {
+    const bad = {
+      version: 2,
+      github: { scope: 'enterprise', owner: '', apiUrl: 'http://example.com', secretArn: 'x', auth: 'oauth' },
+      fleets: [
+        { ...fleetEntry(), mode: 'sometimes', secretPrefix: 'no-slash', runnerGroupId: 0 },
+        { ...fleetEntry(), fleetLabel: 'not-a-label', offlineGraceSeconds: -1 },
+      ],
+    };
+    const problems = problemsOf(JSON.stringify(bad));
+    expect(problems).toEqual(expect.arrayContaining([
+      'version: expected 1, got 2',
+      'github.scope: expected "organization" or "repository", got "enterprise"',
+      'github.owner: expected a non-empty string, got ""',
+      'github.apiUrl: expected an https URL (http only on loopback), got "http://example.com"',
+      'github.auth: expected "app" or "token", got "oauth"',
+      'fleets[0].mode: expected "ephemeral" or "persistent", got "sometimes"',
+      'fleets[0].secretPrefix: must end with "/", got "no-slash"',
+      'fleets[0].runnerGroupId: expected a whole number >= 1, got 0',
+      'fleets[1].name: "linux" appears twice',
+      'fleets[1].fleetLabel: "not-a-label" must be one of the labels',
+      'fleets[1].offlineGraceSeconds: expected a whole number >= 0, got -1',
+    ]));
+  });
+
+  test('repository scope needs a repository', () => {
+    const config = { ...runtimeConfig(), github: { ...runtimeConfig().github, scope: 'repository' } };
+    expect(problemsOf(JSON.stringify(config))).toContain('github.repo: required for repository scope, got undefined');
+  });
+
+  test('property: every well-formed configuration round-trips', () => {
+    const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
+    fc.assert(fc.property(fc.uniqueArray(name, { minLength: 1, maxLength: 5 }), fc.boolean(), fc.nat(86400), (names, persistent, grace) => {
+      const config = runtimeConfig(names.map((n) => fleetEntry({ name: n, mode: persistent ? 'persistent' : 'ephemeral', offlineGraceSeconds: grace })));
+      expect(parseFleetConfig(JSON.stringify(config))).toEqual(config);
+    }));
+  });
+});

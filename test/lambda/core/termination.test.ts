@@ -1,0 +1,61 @@
+import { decideTermination } from '../../../lambda/core/termination';
+import { buildInstanceSecretPayload, planRegistration } from '../../../lambda/core/registration';
+import { instanceIdFromRunnerName, instanceIdFromSecretName } from '../../../lambda/core/runner-names';
+import { fleetEntry } from '../fixtures';
+
+const fleet = fleetEntry({ drainTimeoutSeconds: 3600 });
+const now = new Date('2026-11-24T12:00:00Z');
+
+describe('decideTermination', () => {
+  test.each([
+    ['deleted', undefined, 'complete'],
+    ['not-found', undefined, 'complete'],
+    ['failed', undefined, 'complete-github-unavailable'],
+    ['busy', undefined, 'wait-busy'],
+    ['busy', '2026-11-24T11:30:00Z', 'wait-busy'],
+    ['busy', '2026-11-24T11:00:00Z', 'complete-drain-timeout'],
+    ['busy', '2026-11-24T10:00:00Z', 'complete-drain-timeout'],
+  ] as const)('%s since %p: %s', (outcome, since, decision) => {
+    expect(decideTermination({ fleet, outcome, terminatingSince: since ? new Date(since) : undefined, now })).toBe(decision);
+  });
+});
+
+describe('planRegistration', () => {
+  const env = { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' };
+  test('ephemeral fleets register with JIT; the secret is named after the instance and tagged with its ARN', () => {
+    expect(planRegistration('launch-into-service', fleetEntry(), 'i-0123456789abcdef0', env)).toEqual({
+      action: 'register',
+      method: 'jit',
+      runnerName: 'linux-i-0123456789abcdef0',
+      secretName: 'github-runner-fleet/linux/i-0123456789abcdef0',
+      instanceArn: 'arn:aws:ec2:eu-west-1:123456789012:instance/i-0123456789abcdef0',
+    });
+  });
+  test('persistent fleets use a registration token', () => {
+    expect(planRegistration('launch-into-service', fleetEntry({ mode: 'persistent' }), 'i-0123456789abcdef0', env)).toMatchObject({ method: 'token' });
+  });
+  test('warm-pool launches are left to the instance', () => {
+    expect(planRegistration('launch-into-warm-pool', fleetEntry(), 'i-0123456789abcdef0', env).action).toBe('leave-to-instance');
+  });
+  test('secret payloads', () => {
+    expect(JSON.parse(buildInstanceSecretPayload(fleetEntry(), 'n', { jitConfig: 'J' }))).toEqual({ mode: 'ephemeral', runnerName: 'n', jitConfig: 'J' });
+    expect(JSON.parse(buildInstanceSecretPayload(fleetEntry({ runnerGroupName: 'G' }), 'n', { registrationToken: 'T', registrationUrl: 'U' })))
+      .toEqual({ mode: 'persistent', runnerName: 'n', registrationToken: 'T', registrationUrl: 'U', labels: 'linux,x64,fleet-linux', runnerGroupName: 'G' });
+  });
+});
+
+describe('runner names', () => {
+  test.each([
+    ['linux', 'linux-i-0123456789abcdef0', 'i-0123456789abcdef0'],
+    ['linux', 'linux-i-01234567', 'i-01234567'],
+    ['linux', 'linux-x64-i-0123456789abcdef0', undefined],
+    ['linux', 'arm-i-0123456789abcdef0', undefined],
+    ['linux', 'linux-i-XYZ', undefined],
+  ])('%s / %s → %p', (fleetName, runnerName, expected) => {
+    expect(instanceIdFromRunnerName(fleetName, runnerName)).toBe(expected);
+  });
+  test('secret names', () => {
+    expect(instanceIdFromSecretName('p/', 'p/i-0123456789abcdef0')).toBe('i-0123456789abcdef0');
+    expect(instanceIdFromSecretName('p/', 'q/i-0123456789abcdef0')).toBeUndefined();
+  });
+});

@@ -1,0 +1,65 @@
+import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
+import type { LifecycleEventBridgeEvent } from '../../lambda/core/lifecycle-event';
+import type { GitHubRunner } from '../../lambda/ports';
+
+export function fleetEntry(overrides: Partial<FleetRuntimeEntry> = {}): FleetRuntimeEntry {
+  const name = overrides.name ?? 'linux';
+  return {
+    name,
+    autoScalingGroupName: `${name}-asg`,
+    fleetLabel: `fleet-${name}`,
+    labels: ['linux', 'x64', `fleet-${name}`],
+    mode: 'ephemeral',
+    runnerGroupId: 1,
+    secretPrefix: `github-runner-fleet/${name}/`,
+    offlineGraceSeconds: 900,
+    drainTimeoutSeconds: 7200,
+    ...overrides,
+  };
+}
+
+export function runtimeConfig(fleets: FleetRuntimeEntry[] = [fleetEntry()], apiUrl = 'https://api.github.com'): FleetRuntimeConfig {
+  return {
+    version: 1,
+    github: { scope: 'organization', owner: 'acme', apiUrl, secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh-AbCdEf', auth: 'app' },
+    fleets,
+  };
+}
+
+export function lifecycleEvent(options: {
+  type?: 'launch' | 'terminate';
+  group?: string;
+  instanceId?: string;
+  origin?: string;
+  destination?: string;
+  token?: string;
+  time?: string;
+} = {}): LifecycleEventBridgeEvent {
+  const type = options.type ?? 'launch';
+  return {
+    'detail-type': type === 'launch' ? 'EC2 Instance-launch Lifecycle Action' : 'EC2 Instance-terminate Lifecycle Action',
+    'source': 'aws.autoscaling',
+    'time': options.time ?? '2026-11-24T10:00:00Z',
+    'detail': {
+      LifecycleActionToken: options.token ?? 'token-1',
+      AutoScalingGroupName: options.group ?? 'linux-asg',
+      LifecycleHookName: type === 'launch' ? 'github-runner-fleet-launch' : 'github-runner-fleet-terminate',
+      EC2InstanceId: options.instanceId ?? 'i-0123456789abcdef0',
+      LifecycleTransition: type === 'launch' ? 'autoscaling:EC2_INSTANCE_LAUNCHING' : 'autoscaling:EC2_INSTANCE_TERMINATING',
+      Origin: options.origin ?? (type === 'launch' ? 'EC2' : 'AutoScalingGroup'),
+      Destination: options.destination ?? (type === 'launch' ? 'AutoScalingGroup' : 'EC2'),
+    },
+  };
+}
+
+let nextId = 1;
+export function runner(overrides: Partial<GitHubRunner> = {}): GitHubRunner {
+  return {
+    id: nextId++,
+    name: 'linux-i-0123456789abcdef0',
+    status: 'online',
+    busy: false,
+    labels: ['self-hosted', 'Linux', 'X64', 'linux', 'fleet-linux'],
+    ...overrides,
+  };
+}

@@ -1,0 +1,158 @@
+import type { HandlerDeps } from '../../../lambda/handlers/deps';
+import type {
+  AutoScalingPort, DeleteRunnerOutcome, GitHubPort, GitHubRunner, GroupInstance, InstanceSecretInfo, InstanceSecretWrite,
+  JitConfigRequest, LifecycleActionRef, LifecycleResult, LoggerPort, MetricsPort, SecretsPort,
+} from '../../../lambda/ports';
+import { GitHubError } from '../../../lambda/ports';
+import { runtimeConfig } from '../fixtures';
+
+/** Every call any fake saw, in order: the oracle for "what happened, in which order". */
+export type Call = { port: string; method: string; args: unknown[] };
+
+/** Failures to inject: method name → error to throw (once per entry; `times` repeats). */
+export class Faults {
+  private readonly queue = new Map<string, Array<() => unknown>>();
+  add(method: string, error: () => unknown, times = 1): void {
+    const list = this.queue.get(method) ?? [];
+    for (let i = 0; i < times; i++) list.push(error);
+    this.queue.set(method, list);
+  }
+  take(method: string): void {
+    const next = this.queue.get(method)?.shift();
+    if (next) {
+      throw next();
+    }
+  }
+}
+
+export class World {
+  readonly calls: Call[] = [];
+  readonly faults = new Faults();
+  runners: GitHubRunner[] = [];
+  readonly secrets = new Map<string, InstanceSecretWrite & { createdAt: string }>();
+  readonly completed: Array<{ action: LifecycleActionRef; result: LifecycleResult }> = [];
+  readonly heartbeats: LifecycleActionRef[] = [];
+  instances: GroupInstance[] = [];
+  readonly metrics: Array<{ name: string; fleet: string; value: number }> = [];
+  readonly logs: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
+  /** Actions that no longer exist (completing them resolves false). */
+  readonly goneActions = new Set<string>();
+  private nextRunnerId = 100;
+
+  private record(port: string, method: string, args: unknown[]): void {
+    this.calls.push({ port, method, args });
+    this.faults.take(method);
+  }
+
+  callsOf(method: string): Call[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  order(): string[] {
+    return this.calls.map((c) => c.method);
+  }
+
+  readonly github: GitHubPort = {
+    listRunners: async () => {
+      this.record('github', 'listRunners', []);
+      return [...this.runners];
+    },
+    findRunnerByName: async (name) => {
+      this.record('github', 'findRunnerByName', [name]);
+      return this.runners.find((r) => r.name === name);
+    },
+    generateJitConfig: async (request: JitConfigRequest) => {
+      this.record('github', 'generateJitConfig', [request]);
+      if (this.runners.some((r) => r.name === request.name)) {
+        throw new GitHubError('Already exists', 'conflict', 409);
+      }
+      const id = this.nextRunnerId++;
+      this.runners.push({ id, name: request.name, status: 'offline', busy: false, labels: request.labels });
+      return { runnerId: id, encodedJitConfig: `JITCONFIG-SECRET-${id}` };
+    },
+    createRegistrationToken: async () => {
+      this.record('github', 'createRegistrationToken', []);
+      return { token: 'REGTOKEN-SECRET', expiresAt: '2026-11-24T13:00:00Z' };
+    },
+    deleteRunner: async (runnerId: number): Promise<DeleteRunnerOutcome> => {
+      this.record('github', 'deleteRunner', [runnerId]);
+      const runner = this.runners.find((r) => r.id === runnerId);
+      if (!runner) return 'not-found';
+      if (runner.busy) return 'busy';
+      this.runners = this.runners.filter((r) => r.id !== runnerId);
+      return 'deleted';
+    },
+    registrationUrl: () => 'https://github.com/acme',
+  };
+
+  readonly autoScaling: AutoScalingPort = {
+    completeLifecycleAction: async (action, result) => {
+      this.record('autoScaling', 'completeLifecycleAction', [action, result]);
+      if (this.goneActions.has(action.instanceId)) return false;
+      this.completed.push({ action, result });
+      this.goneActions.add(action.instanceId);
+      return true;
+    },
+    recordHeartbeat: async (action) => {
+      this.record('autoScaling', 'recordHeartbeat', [action]);
+      this.heartbeats.push(action);
+      return true;
+    },
+    listGroupInstances: async (name) => {
+      this.record('autoScaling', 'listGroupInstances', [name]);
+      return [...this.instances];
+    },
+  };
+
+  readonly secretsPort: SecretsPort = {
+    putInstanceSecret: async (secret) => {
+      this.record('secrets', 'putInstanceSecret', [secret]);
+      this.secrets.set(secret.name, { ...secret, createdAt: '2026-11-24T10:00:00Z' });
+    },
+    deleteInstanceSecret: async (name) => {
+      this.record('secrets', 'deleteInstanceSecret', [name]);
+      return this.secrets.delete(name);
+    },
+    listInstanceSecrets: async (prefix) => {
+      this.record('secrets', 'listInstanceSecrets', [prefix]);
+      return [...this.secrets.values()]
+        .filter((s) => s.name.startsWith(prefix))
+        .map((s): InstanceSecretInfo => ({ name: s.name, instanceId: s.instanceId, createdAt: s.createdAt }));
+    },
+  };
+
+  readonly metricsPort: MetricsPort = {
+    add: (name, fleet, value) => {
+      this.metrics.push({ name, fleet, value });
+    },
+    flush: () => {},
+  };
+
+  readonly logger: LoggerPort = {
+    info: (message, attributes) => this.logs.push({ level: 'info', message, attributes }),
+    warn: (message, attributes) => this.logs.push({ level: 'warn', message, attributes }),
+    error: (message, attributes) => this.logs.push({ level: 'error', message, attributes }),
+  };
+
+  deps(config = runtimeConfig(), now = new Date('2026-11-24T10:00:30Z')): HandlerDeps {
+    return {
+      config,
+      github: this.github,
+      autoScaling: this.autoScaling,
+      secrets: this.secretsPort,
+      metrics: this.metricsPort,
+      logger: this.logger,
+      environment: { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' },
+      now: () => now,
+    };
+  }
+
+  metricTotal(name: string, fleet = 'linux'): number {
+    return this.metrics.filter((m) => m.name === name && m.fleet === fleet).reduce((a, m) => a + m.value, 0);
+  }
+
+  /** Everything logged, as one string: to check that no secret value ever reaches the logs. */
+  allLogText(): string {
+    return JSON.stringify(this.logs);
+  }
+}
