@@ -58,7 +58,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       // @octokit/* and friends are ESM-only: let ts-jest turn them into CommonJS.
       transformIgnorePatterns: [
-        '/node_modules/(?!(@octokit|universal-user-agent|before-after-hook|universal-github-app-jwt|toad-cache|fast-content-type-parse|json-with-bigint|bottleneck)/)',
+        '/node_modules/(?!(@octokit|universal-user-agent|before-after-hook|universal-github-app-jwt|toad-cache|content-type|fast-content-type-parse|json-with-bigint|bottleneck)/)',
       ],
       testTimeout: 30_000,
     },

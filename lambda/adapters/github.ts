@@ -174,10 +174,14 @@ async function buildClient(config: GitHubRuntimeConfig, options: GitHubPortOptio
   const timeoutMs = options.requestTimeoutMs ?? 8000;
   const common = {
     baseUrl: config.apiUrl,
+    // A fresh timeout for every HTTP attempt (retries and rate-limit waits included).
+    request: {
+      fetch: (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
+    },
     userAgent: 'cdk-github-runner-fleet',
-    headers: { 'x-github-api-version': '2022-11-28' },
     log: { debug: () => {}, info: () => {}, warn: (m: string) => logger?.warn(m), error: (m: string) => logger?.warn(m) },
-    retry: { retries: options.retries ?? 2, retryAfterBaseValue: options.retryBaseMs ?? 1000 },
+    // Rate limits (403/429) are plugin-throttling's: it honours retry-after and x-ratelimit-reset.
+    retry: { retries: options.retries ?? 2, retryAfterBaseValue: options.retryBaseMs ?? 1000, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451] },
     throttle: {
       onRateLimit: (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
         logger?.warn('GitHub rate limit reached', { retryAfter, method: request.method, url: request.url, retryCount });
@@ -210,9 +214,11 @@ async function buildClient(config: GitHubRuntimeConfig, options: GitHubPortOptio
     })
     : new FleetOctokit({ ...common, auth: credentials.token });
 
-  // A fresh timeout for every attempt, and the rate-limit headers of every answer.
+  // The API version header, and the rate-limit headers of every answer. before-after-hook binds the
+  // options to `request`, so they are changed in place.
   client.hook.wrap('request', async (request, requestOptions) => {
-    const response = await request({ ...requestOptions, request: { ...requestOptions.request, signal: AbortSignal.timeout(timeoutMs) } });
+    requestOptions.headers['x-github-api-version'] = '2022-11-28';
+    const response = await request(requestOptions);
     const headers = response.headers as Record<string, string | undefined>;
     if (options.onRateLimit && headers['x-ratelimit-remaining'] !== undefined) {
       options.onRateLimit({
