@@ -1,4 +1,5 @@
 import {
+  Activity,
   AutoScalingClient,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
@@ -8,13 +9,113 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import type { AutoScalingPort, GroupInstance, LifecycleActionRef, LifecycleResult } from '../ports';
 
-/** "No active Lifecycle Action found with instance ID ..." / "... with token ...": nothing to complete. */
-function isNoActiveAction(error: unknown): boolean {
-  const e = error as { name?: string; message?: string };
-  return e.name === 'ValidationError' && /no active lifecycle action/i.test(e.message ?? '');
+/** Pages of scaling activities read to date draining instances (100 activities a page, newest first). */
+const ACTIVITY_PAGES = 3;
+
+/** The Auto Scaling API client for the functions: short timeouts, so a hook is never left hanging on AWS. */
+export function createAutoScalingClient(): AutoScalingClient {
+  return new AutoScalingClient({ maxAttempts: 4, requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 } });
 }
 
-function actionInput(action: LifecycleActionRef) {
+/** Lifecycle actions and group instances through the Auto Scaling API. */
+export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPort {
+  return {
+    completeLifecycleAction: (action, result) => completeLifecycleAction(client, action, result),
+    recordHeartbeat: (action) => recordHeartbeat(client, action),
+    listGroupInstances: (groupName) => listGroupInstances(client, groupName),
+  };
+}
+
+/** CompleteLifecycleAction; `false` when there is no such action any more. */
+export async function completeLifecycleAction(client: AutoScalingClient, action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
+  try {
+    await client.send(new CompleteLifecycleActionCommand({ ...actionTarget(action), LifecycleActionResult: result }));
+    return true;
+  } catch (error) {
+    if (isNoActiveAction(error)) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** RecordLifecycleActionHeartbeat; `false` when there is no such action any more. */
+export async function recordHeartbeat(client: AutoScalingClient, action: LifecycleActionRef): Promise<boolean> {
+  try {
+    await client.send(new RecordLifecycleActionHeartbeatCommand(actionTarget(action)));
+    return true;
+  } catch (error) {
+    if (isNoActiveAction(error)) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/**
+ * The group's instances (DescribeAutoScalingGroups) and its warm pool (DescribeWarmPool, all pages).
+ * Instances in `Terminating:Wait` are dated from the group's recent scaling activities.
+ * A group that does not exist is an error, never an empty list (an empty list would make every runner
+ * of the fleet look orphaned).
+ */
+export async function listGroupInstances(client: AutoScalingClient, autoScalingGroupName: string): Promise<GroupInstance[]> {
+  const groups = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
+  const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === autoScalingGroupName);
+  if (!group) {
+    throw new Error(`Auto Scaling group ${autoScalingGroupName} not found`);
+  }
+  const instances: GroupInstance[] = [];
+  for (const i of group.Instances ?? []) {
+    if (i.InstanceId) {
+      instances.push({ instanceId: i.InstanceId, lifecycleState: i.LifecycleState ?? 'Unknown', protectedFromScaleIn: i.ProtectedFromScaleIn });
+    }
+  }
+  let nextToken: string | undefined;
+  do {
+    const warm = await client.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: autoScalingGroupName, NextToken: nextToken }));
+    for (const i of warm.Instances ?? []) {
+      if (i.InstanceId && !instances.some((known) => known.instanceId === i.InstanceId)) {
+        instances.push({ instanceId: i.InstanceId, lifecycleState: i.LifecycleState ?? 'Unknown' });
+      }
+    }
+    nextToken = warm.NextToken;
+  } while (nextToken);
+
+  const draining = instances.filter((i) => i.lifecycleState === 'Terminating:Wait').map((i) => i.instanceId);
+  if (draining.length === 0) {
+    return instances;
+  }
+  const since = await terminationStarts(client, autoScalingGroupName, draining);
+  return instances.map((i) => (since.has(i.instanceId) ? { ...i, terminatingSince: since.get(i.instanceId) } : i));
+}
+
+/** When termination began for each of `instanceIds`, from the newest scaling activities (DescribeScalingActivities). */
+async function terminationStarts(client: AutoScalingClient, groupName: string, instanceIds: string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let nextToken: string | undefined;
+  for (let page = 0; page < ACTIVITY_PAGES && found.size < instanceIds.length; page++) {
+    const response = await client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 100, NextToken: nextToken }));
+    for (const activity of response.Activities ?? []) {
+      const instanceId = instanceIds.find((id) => !found.has(id) && isTerminationOf(activity, id));
+      if (instanceId && activity.StartTime) {
+        found.set(instanceId, activity.StartTime.toISOString());
+      }
+    }
+    nextToken = response.NextToken;
+    if (!nextToken) {
+      break;
+    }
+  }
+  return found;
+}
+
+/** "Terminating EC2 instance: i-0123456789abcdef0" */
+function isTerminationOf(activity: Activity, instanceId: string): boolean {
+  const description = activity.Description ?? '';
+  return /terminating/i.test(description) && description.includes(instanceId);
+}
+
+function actionTarget(action: LifecycleActionRef) {
   return {
     AutoScalingGroupName: action.autoScalingGroupName,
     LifecycleHookName: action.hookName,
@@ -22,58 +123,8 @@ function actionInput(action: LifecycleActionRef) {
   };
 }
 
-export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPort {
-  return {
-    async completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
-      try {
-        await client.send(new CompleteLifecycleActionCommand({ ...actionInput(action), LifecycleActionResult: result }));
-        return true;
-      } catch (error) {
-        if (isNoActiveAction(error)) {
-          return false;
-        }
-        throw error;
-      }
-    },
-    async recordHeartbeat(action: LifecycleActionRef): Promise<boolean> {
-      try {
-        await client.send(new RecordLifecycleActionHeartbeatCommand(actionInput(action)));
-        return true;
-      } catch (error) {
-        if (isNoActiveAction(error)) {
-          return false;
-        }
-        throw error;
-      }
-    },
-    async listGroupInstances(autoScalingGroupName: string): Promise<GroupInstance[]> {
-      const groups = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
-      const instances: GroupInstance[] = (groups.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => ({
-        instanceId: i.InstanceId!,
-        lifecycleState: i.LifecycleState ?? 'Unknown',
-        protectedFromScaleIn: i.ProtectedFromScaleIn,
-      }));
-      let nextToken: string | undefined;
-      do {
-        const warm = await client.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: autoScalingGroupName, NextToken: nextToken }));
-        for (const i of warm.Instances ?? []) {
-          instances.push({ instanceId: i.InstanceId!, lifecycleState: i.LifecycleState ?? 'Unknown' });
-        }
-        nextToken = warm.NextToken;
-      } while (nextToken);
-
-      if (!instances.some((i) => i.lifecycleState === 'Terminating:Wait')) {
-        return instances;
-      }
-      // When did each draining instance start terminating? From the group's recent scaling activities.
-      const activities = await client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: autoScalingGroupName, MaxRecords: 100 }));
-      return instances.map((instance) => {
-        if (instance.lifecycleState !== 'Terminating:Wait') {
-          return instance;
-        }
-        const activity = (activities.Activities ?? []).find((a) => /terminat/i.test(a.Description ?? '') && (a.Description ?? '').includes(instance.instanceId));
-        return activity?.StartTime ? { ...instance, terminatingSince: activity.StartTime.toISOString() } : instance;
-      });
-    },
-  };
+/** "No active Lifecycle Action found with instance ID i-..." (or "... with token ..."): nothing left to complete. */
+function isNoActiveAction(error: unknown): boolean {
+  const e = error as { name?: string; message?: string } | undefined;
+  return e?.name === 'ValidationError' && /no active lifecycle action/i.test(e.message ?? '');
 }

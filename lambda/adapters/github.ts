@@ -1,152 +1,222 @@
-import { createAppAuth } from '@octokit/auth-app';
-import { retry } from '@octokit/plugin-retry';
-import { throttling } from '@octokit/plugin-throttling';
-import { Octokit } from '@octokit/rest';
 import type { GitHubRuntimeConfig } from '../../src/contract';
 import type {
   DeleteRunnerOutcome, GitHubPort, GitHubRunner, JitConfig, JitConfigRequest, LoggerPort, RegistrationToken,
 } from '../ports';
 import { GitHubError } from '../ports';
-import { parseCredentials } from './github-credentials';
-import { mapGitHubError } from './github-errors';
+import { buildGitHubClient, GitHubClient, RateLimitInfo } from './github-client';
+import { parseGitHubCredentials } from './github-credentials';
+import { failedRequest, mapGitHubError } from './github-errors';
 
-const FleetOctokit = Octokit.plugin(retry, throttling);
-type FleetOctokitInstance = InstanceType<typeof FleetOctokit>;
-
-export interface RateLimitInfo {
-  readonly remaining: number;
-  readonly limit: number;
-  readonly resource: string;
-}
+export type { RateLimitInfo } from './github-client';
 
 export interface GitHubPortOptions {
-  /** Reads the credentials secret's value (called once per cold start, and again after a failure). */
+  /** Reads the credentials secret's value: once per execution environment, and again after a 401 or a failed start. */
   readonly readCredentials: () => Promise<string>;
   readonly logger?: LoggerPort;
+  /** The clock (for log attributes). @default - the system clock */
+  readonly now?: () => Date;
+  /** Called with the rate-limit headers of every GitHub answer. */
   readonly onRateLimit?: (info: RateLimitInfo) => void;
-  /** Retries of 5xx answers (plugin-retry). Default 2. */
+  /** Retries of 5xx answers and network failures (plugin-retry). @default 2 */
   readonly retries?: number;
-  /** Base of plugin-retry's quadratic back-off, in ms. Default 1000. */
+  /** Base of plugin-retry's quadratic back-off (1×, 4×, 9× this), in ms. @default 1000 */
   readonly retryBaseMs?: number;
-  /** Per-request timeout. Default 8000 ms. */
+  /** Timeout of one HTTP attempt, in ms. @default 8000 */
   readonly requestTimeoutMs?: number;
-  /** Rate-limit retries (plugin-throttling), each only when GitHub asks to wait at most 60 s. Default 2. */
+  /** Retries after a rate limit (plugin-throttling). @default 2 */
   readonly throttleRetryLimit?: number;
+  /** A rate limit that asks to wait longer than this is not waited for. @default 60 */
+  readonly maxRetryAfterSeconds?: number;
+  /**
+   * Milliseconds left in the current invocation. No attempt starts and no rate-limit wait begins that
+   * would eat into `reserveMs`, so the handler keeps time to complete its lifecycle action.
+   * @default - no limit
+   */
+  readonly remainingTimeMs?: () => number;
+  /** Time kept back from `remainingTimeMs` for the handler's own AWS calls, in ms. @default 5000 */
+  readonly reserveMs?: number;
 }
 
+let clients = 0;
+
 /**
- * The GitHub REST API for one connection, through Octokit with the retry and throttling plugins.
- * The Octokit client (and with it the App installation token, cached by @octokit/auth-app for its
- * lifetime) is built once and reused by every warm invocation.
+ * The GitHub REST API for one connection (organization or repository scope).
+ *
+ * The Octokit client is built on the first call and kept: create the port once per execution
+ * environment (outside the handler) so that warm invocations reuse it and, with it, the App's
+ * installation token. A failed start (unreadable secret, GitHub unreachable) is retried on the next call;
+ * a 401 drops the client so that a rotated secret is read again.
  */
 export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPortOptions): GitHubPort {
-  let client: Promise<FleetOctokitInstance> | undefined;
-  const octokit = (): Promise<FleetOctokitInstance> => {
-    client ??= buildClient(config, options).catch((error) => {
-      client = undefined; // try again on the next call
+  const remaining = options.remainingTimeMs;
+  const reserve = options.reserveMs ?? 5000;
+  const settings = {
+    apiUrl: config.apiUrl.replace(/\/+$/, ''),
+    logger: options.logger,
+    now: options.now ?? (() => new Date()),
+    onRateLimit: options.onRateLimit,
+    retries: options.retries ?? 2,
+    retryBaseMs: options.retryBaseMs ?? 1000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 8000,
+    throttleRetryLimit: options.throttleRetryLimit ?? 2,
+    maxRetryAfterSeconds: options.maxRetryAfterSeconds ?? 60,
+    remainingTimeMs: remaining ? () => remaining() - reserve : () => Number.POSITIVE_INFINITY,
+    throttleId: `github-runner-fleet-${++clients}`,
+  };
+  const scope = runnerScope(config);
+  const webUrl = registrationUrlFor(config);
+
+  let client: Promise<GitHubClient> | undefined;
+  const start = async (): Promise<GitHubClient> => {
+    let raw: string;
+    try {
+      raw = await options.readCredentials();
+    } catch (error) {
+      throw new GitHubError(`The GitHub credentials secret could not be read: ${(error as Error).name}: ${(error as Error).message}`, 'credentials');
+    }
+    return buildGitHubClient(config, parseGitHubCredentials(raw, config.auth), settings);
+  };
+  const octokit = (): Promise<GitHubClient> => {
+    client ??= start().catch((error: unknown) => {
+      client = undefined;
       throw error;
     });
     return client;
   };
-  const base = config.scope === 'repository'
-    ? { path: '/repos/{owner}/{repo}/actions/runners', params: { owner: config.owner, repo: config.repo! } }
-    : { path: '/orgs/{org}/actions/runners', params: { org: config.owner } };
-
-  const call = async <T>(fn: (o: FleetOctokitInstance) => Promise<T>): Promise<T> => {
+  /** Runs one call; failures leave as GitHubError. */
+  const call = async <T>(fn: (o: GitHubClient) => Promise<T>, expected?: (error: unknown) => T | undefined): Promise<T> => {
     const o = await octokit();
     try {
       return await fn(o);
     } catch (error) {
-      throw mapGitHubError(error);
+      const outcome = expected?.(error);
+      if (outcome !== undefined) {
+        return outcome;
+      }
+      const mapped = mapGitHubError(error);
+      if (mapped.status === 401) {
+        client = undefined;
+      }
+      throw mapped;
     }
   };
 
   return {
-    async listRunners() {
-      return call(async (o) => {
-        // paginate() follows the Link headers and unwraps `{ total_count, runners }` into one array.
-        const route = `GET ${base.path}` as 'GET /orgs/{org}/actions/runners';
-        const runners = await o.paginate(route, { ...base.params, per_page: 100 } as { org: string; per_page: number });
-        return (runners as unknown as RawRunner[]).map(toRunner);
-      });
-    },
-    async findRunnerByName(name) {
-      return call(async (o) => {
-        const response = await o.request(`GET ${base.path}`, { ...base.params, name, per_page: 100 });
-        const runners = ((response.data as { runners?: RawRunner[] }).runners ?? []).map(toRunner);
-        return runners.find((r) => r.name === name);
-      });
-    },
-    async generateJitConfig(request: JitConfigRequest): Promise<JitConfig> {
-      return call(async (o) => {
-        const response = await o.request(`POST ${base.path}/generate-jitconfig`, {
-          ...base.params,
-          name: request.name,
-          runner_group_id: request.runnerGroupId,
-          labels: request.labels,
-          work_folder: request.workFolder ?? '_work',
-        });
-        const data = response.data as { runner?: { id?: number }; encoded_jit_config?: string };
-        if (typeof data.encoded_jit_config !== 'string' || typeof data.runner?.id !== 'number') {
-          throw new GitHubError('generate-jitconfig answered without runner.id or encoded_jit_config', 'validation', response.status);
-        }
-        return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
-      });
-    },
-    async createRegistrationToken(): Promise<RegistrationToken> {
-      return call(async (o) => {
-        const response = await o.request(`POST ${base.path}/registration-token`, { ...base.params });
-        const data = response.data as { token?: string; expires_at?: string };
-        if (typeof data.token !== 'string') {
-          throw new GitHubError('registration-token answered without a token', 'validation', response.status);
-        }
-        return { token: data.token, expiresAt: data.expires_at ?? '' };
-      });
-    },
-    async deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome> {
-      const o = await octokit();
-      try {
-        await o.request(`DELETE ${base.path}/{runner_id}`, { ...base.params, runner_id: runnerId });
-        return 'deleted';
-      } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (status === 404) {
-          return 'not-found';
-        }
-        if (status === 422) {
-          return 'busy'; // "Bad request - runner is currently running a job"
-        }
-        throw mapGitHubError(error);
+    listRunners: () => call(async (o) => {
+      // paginate() follows the Link headers and unwraps `{ total_count, runners }`.
+      const runners = scope.kind === 'repository'
+        ? await o.paginate(o.rest.actions.listSelfHostedRunnersForRepo, { ...scope.repo, per_page: 100 })
+        : await o.paginate(o.rest.actions.listSelfHostedRunnersForOrg, { ...scope.org, per_page: 100 });
+      return runners.map(toRunner);
+    }),
+
+    findRunnerByName: (name: string) => call(async (o) => {
+      const response = scope.kind === 'repository'
+        ? await o.rest.actions.listSelfHostedRunnersForRepo({ ...scope.repo, name, per_page: 100 })
+        : await o.rest.actions.listSelfHostedRunnersForOrg({ ...scope.org, name, per_page: 100 });
+      const found = response.data.runners.find((r) => r.name === name);
+      return found ? toRunner(found) : undefined;
+    }),
+
+    generateJitConfig: (request: JitConfigRequest) => call(async (o): Promise<JitConfig> => {
+      const body = {
+        name: request.name,
+        runner_group_id: request.runnerGroupId,
+        labels: request.labels,
+        work_folder: request.workFolder ?? '_work',
+      };
+      const response = scope.kind === 'repository'
+        ? await o.rest.actions.generateRunnerJitconfigForRepo({ ...scope.repo, ...body })
+        : await o.rest.actions.generateRunnerJitconfigForOrg({ ...scope.org, ...body });
+      const data = response.data as { runner?: { id?: unknown }; encoded_jit_config?: unknown };
+      if (typeof data.encoded_jit_config !== 'string' || data.encoded_jit_config === '' || typeof data.runner?.id !== 'number') {
+        throw new GitHubError('generate-jitconfig answered without runner.id or encoded_jit_config', 'validation', response.status,
+          response.headers['x-github-request-id']);
       }
-    },
-    registrationUrl() {
-      return registrationUrlFor(config);
-    },
+      return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
+    }),
+
+    createRegistrationToken: () => call(async (o): Promise<RegistrationToken> => {
+      const response = scope.kind === 'repository'
+        ? await o.rest.actions.createRegistrationTokenForRepo({ ...scope.repo })
+        : await o.rest.actions.createRegistrationTokenForOrg({ ...scope.org });
+      const data = response.data as { token?: unknown; expires_at?: unknown };
+      if (typeof data.token !== 'string' || data.token === '') {
+        throw new GitHubError('registration-token answered without a token', 'validation', response.status,
+          response.headers['x-github-request-id']);
+      }
+      return { token: data.token, expiresAt: typeof data.expires_at === 'string' ? data.expires_at : '' };
+    }),
+
+    deleteRunner: (runnerId: number) => call(async (o): Promise<DeleteRunnerOutcome> => {
+      if (scope.kind === 'repository') {
+        await o.rest.actions.deleteSelfHostedRunnerFromRepo({ ...scope.repo, runner_id: runnerId });
+      } else {
+        await o.rest.actions.deleteSelfHostedRunnerFromOrg({ ...scope.org, runner_id: runnerId });
+      }
+      return 'deleted';
+    }, (error) => {
+      // Only an answer to the DELETE itself says something about the runner (not, say, a 404 while
+      // minting the installation token).
+      const status = (error as { status?: number }).status;
+      if (failedRequest(error).method !== 'DELETE') {
+        return undefined;
+      }
+      if (status === 404) {
+        return 'not-found';
+      }
+      // "Bad request - Runner ... is still running a job"
+      return status === 422 ? 'busy' : undefined;
+    }),
+
+    registrationUrl: () => webUrl,
   };
 }
 
-/** The URL `config.sh --url` takes, derived from the API URL. */
-export function registrationUrlFor(config: Pick<GitHubRuntimeConfig, 'apiUrl' | 'owner' | 'repo'>): string {
-  const url = new URL(config.apiUrl);
-  let web: string;
-  if (url.hostname === 'api.github.com') {
-    web = 'https://github.com';
-  } else if (/^api\.[a-z0-9-]+\.ghe\.com$/.test(url.hostname)) {
-    web = `${url.protocol}//${url.host.replace(/^api\./, '')}`;
-  } else {
-    web = `${url.protocol}//${url.host}`; // GitHub Enterprise Server: https://host/api/v3
+type RunnerScope =
+  | { readonly kind: 'organization'; readonly org: { readonly org: string } }
+  | { readonly kind: 'repository'; readonly repo: { readonly owner: string; readonly repo: string } };
+
+function runnerScope(config: GitHubRuntimeConfig): RunnerScope {
+  if (config.scope === 'repository') {
+    if (!config.repo) {
+      throw new GitHubError('repository scope needs github.repo in the configuration', 'validation');
+    }
+    return { kind: 'repository', repo: { owner: config.owner, repo: config.repo } };
   }
-  return config.repo ? `${web}/${config.owner}/${config.repo}` : `${web}/${config.owner}`;
+  return { kind: 'organization', org: { org: config.owner } };
+}
+
+/**
+ * The web URL `config.sh --url` takes, derived from the REST API URL:
+ * `https://api.github.com` → `https://github.com/<owner>[/<repo>]`;
+ * `https://api.<sub>.ghe.com` → `https://<sub>.ghe.com/...`;
+ * GitHub Enterprise Server `https://<host>/api/v3` → `https://<host>/...` (any other URL maps the same way).
+ */
+export function registrationUrlFor(config: Pick<GitHubRuntimeConfig, 'apiUrl' | 'owner' | 'repo'>): string {
+  const api = new URL(config.apiUrl);
+  let origin: string;
+  let base = '';
+  if (api.hostname === 'api.github.com') {
+    origin = 'https://github.com';
+  } else if (/^api\.[a-z0-9-]+\.ghe\.com$/i.test(api.hostname)) {
+    origin = `${api.protocol}//${api.host.slice('api.'.length)}`;
+  } else {
+    origin = api.origin;
+    base = api.pathname.replace(/\/+$/, '').replace(/\/api\/v3$/i, '');
+  }
+  const path = [config.owner, config.repo].filter((p): p is string => !!p).map(encodeURIComponent).join('/');
+  return `${origin}${base}/${path}`;
 }
 
 interface RawRunner {
-  id: number;
-  name: string;
-  status: string;
-  busy: boolean;
-  labels?: Array<{ name: string } | string>;
-  ephemeral?: boolean;
-  runner_group_id?: number;
+  readonly id: number;
+  readonly name: string;
+  readonly status: string;
+  readonly busy: boolean;
+  readonly labels?: ReadonlyArray<{ readonly name: string }>;
+  readonly ephemeral?: boolean;
+  readonly runner_group_id?: number;
 }
 
 function toRunner(raw: RawRunner): GitHubRunner {
@@ -155,79 +225,8 @@ function toRunner(raw: RawRunner): GitHubRunner {
     name: raw.name,
     status: raw.status === 'online' ? 'online' : 'offline',
     busy: raw.busy === true,
-    labels: (raw.labels ?? []).map((l) => (typeof l === 'string' ? l : l.name)),
+    labels: (raw.labels ?? []).map((l) => l.name),
     ephemeral: raw.ephemeral,
     runnerGroupId: raw.runner_group_id,
   };
-}
-
-async function buildClient(config: GitHubRuntimeConfig, options: GitHubPortOptions): Promise<FleetOctokitInstance> {
-  let raw: string;
-  try {
-    raw = await options.readCredentials();
-  } catch (error) {
-    throw new GitHubError(`could not read the GitHub credentials secret: ${(error as Error).message}`, 'credentials');
-  }
-  const credentials = parseCredentials(raw, config.auth);
-  const logger = options.logger;
-  const throttleLimit = options.throttleRetryLimit ?? 2;
-  const timeoutMs = options.requestTimeoutMs ?? 8000;
-  const common = {
-    baseUrl: config.apiUrl,
-    // A fresh timeout for every HTTP attempt (retries and rate-limit waits included).
-    request: {
-      fetch: (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
-    },
-    userAgent: 'cdk-github-runner-fleet',
-    log: { debug: () => {}, info: () => {}, warn: (m: string) => logger?.warn(m), error: (m: string) => logger?.warn(m) },
-    // Rate limits (403/429) are plugin-throttling's: it honours retry-after and x-ratelimit-reset.
-    retry: { retries: options.retries ?? 2, retryAfterBaseValue: options.retryBaseMs ?? 1000, doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451] },
-    throttle: {
-      onRateLimit: (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
-        logger?.warn('GitHub rate limit reached', { retryAfter, method: request.method, url: request.url, retryCount });
-        return retryCount < throttleLimit && retryAfter <= 60;
-      },
-      onSecondaryRateLimit: (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
-        logger?.warn('GitHub secondary rate limit reached', { retryAfter, method: request.method, url: request.url, retryCount });
-        return retryCount < throttleLimit && retryAfter <= 60;
-      },
-    },
-  };
-
-  let installationId = credentials.kind === 'app' ? credentials.installationId : undefined;
-  if (credentials.kind === 'app' && installationId === undefined) {
-    const appClient = new FleetOctokit({ ...common, authStrategy: createAppAuth, auth: { appId: credentials.appId, privateKey: credentials.privateKey } });
-    try {
-      const response = config.scope === 'repository'
-        ? await appClient.request('GET /repos/{owner}/{repo}/installation', { owner: config.owner, repo: config.repo! })
-        : await appClient.request('GET /orgs/{org}/installation', { org: config.owner });
-      installationId = (response.data as { id: number }).id;
-    } catch (error) {
-      throw mapGitHubError(error);
-    }
-  }
-  const client = credentials.kind === 'app'
-    ? new FleetOctokit({
-      ...common,
-      authStrategy: createAppAuth,
-      auth: { appId: credentials.appId, privateKey: credentials.privateKey, installationId },
-    })
-    : new FleetOctokit({ ...common, auth: credentials.token });
-
-  // The API version header, and the rate-limit headers of every answer. before-after-hook binds the
-  // options to `request`, so they are changed in place.
-  client.hook.wrap('request', async (request, requestOptions) => {
-    requestOptions.headers['x-github-api-version'] = '2022-11-28';
-    const response = await request(requestOptions);
-    const headers = response.headers as Record<string, string | undefined>;
-    if (options.onRateLimit && headers['x-ratelimit-remaining'] !== undefined) {
-      options.onRateLimit({
-        remaining: Number(headers['x-ratelimit-remaining']),
-        limit: Number(headers['x-ratelimit-limit']),
-        resource: headers['x-ratelimit-resource'] ?? 'core',
-      });
-    }
-    return response;
-  });
-  return client;
 }

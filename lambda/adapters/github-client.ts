@@ -1,0 +1,160 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { Octokit } from '@octokit/rest';
+import type { GitHubRuntimeConfig } from '../../src/contract';
+import type { LoggerPort } from '../ports';
+import type { GitHubCredentials } from './github-credentials';
+import { mapGitHubError } from './github-errors';
+
+/** Octokit with plugin-retry (transient 5xx and network failures) and plugin-throttling (rate limits). */
+export const FleetOctokit = Octokit.plugin(retry, throttling);
+export type GitHubClient = InstanceType<typeof FleetOctokit>;
+
+/** Rate-limit headers of one GitHub answer. */
+export interface RateLimitInfo {
+  readonly remaining: number;
+  readonly limit: number;
+  /** `core`, `actions_runner_registration`, ... */
+  readonly resource: string;
+}
+
+/** How the client behaves; every field has been defaulted by the caller. */
+export interface GitHubClientSettings {
+  readonly apiUrl: string;
+  readonly logger?: LoggerPort;
+  readonly now: () => Date;
+  readonly onRateLimit?: (info: RateLimitInfo) => void;
+  readonly retries: number;
+  readonly retryBaseMs: number;
+  readonly requestTimeoutMs: number;
+  readonly throttleRetryLimit: number;
+  readonly maxRetryAfterSeconds: number;
+  /** Milliseconds left for GitHub in the current invocation (Infinity when unknown). */
+  readonly remainingTimeMs: () => number;
+  /** A throttling id of its own, so that the plugin's write spacing is not shared with other clients. */
+  readonly throttleId: string;
+}
+
+const API_VERSION = '2022-11-28';
+const JSON_MEDIA_TYPE = 'application/vnd.github+json';
+/** Not worth starting an attempt with less time than this. */
+const MIN_ATTEMPT_MS = 200;
+/** Below this share of the limit, every answer logs a warning. */
+const LOW_RATE_LIMIT_SHARE = 0.1;
+
+/**
+ * 4xx answers that no retry can fix. 403 and 429 are left to the throttling plugin, which honours
+ * `retry-after` and `x-ratelimit-reset` (plugin-retry would back off blindly).
+ */
+const DO_NOT_RETRY = [400, 401, 403, 404, 409, 410, 422, 429, 451];
+
+/**
+ * The Octokit client for one connection. For an App without an installation id, the installation is
+ * looked up first with the App's JWT.
+ */
+export async function buildGitHubClient(
+  config: Pick<GitHubRuntimeConfig, 'scope' | 'owner' | 'repo'>,
+  credentials: GitHubCredentials,
+  settings: GitHubClientSettings,
+): Promise<GitHubClient> {
+  const common = clientOptions(settings);
+  if (credentials.kind === 'token') {
+    return new FleetOctokit({ ...common, auth: credentials.token });
+  }
+  const app = { appId: credentials.appId, privateKey: credentials.privateKey };
+  let installationId = credentials.installationId;
+  if (installationId === undefined) {
+    const appClient = new FleetOctokit({ ...common, authStrategy: createAppAuth, auth: app });
+    try {
+      const response = config.scope === 'repository'
+        ? await appClient.rest.apps.getRepoInstallation({ owner: config.owner, repo: config.repo ?? '' })
+        : await appClient.rest.apps.getOrgInstallation({ org: config.owner });
+      installationId = response.data.id;
+    } catch (error) {
+      throw mapGitHubError(error);
+    }
+    settings.logger?.info('GitHub App installation found', { installationId, owner: config.owner });
+  }
+  // auth-app caches the installation token (for 59 of its 60 minutes) inside this client: keep the
+  // client for the life of the execution environment and the token is minted once an hour.
+  return new FleetOctokit({ ...common, authStrategy: createAppAuth, auth: { ...app, installationId } });
+}
+
+function clientOptions(settings: GitHubClientSettings) {
+  const logger = settings.logger;
+  const log = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (message: string) => logger?.warn(`Octokit: ${message}`),
+    error: (message: string) => logger?.error(`Octokit: ${message}`),
+  };
+  const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
+    const retrying = retryCount < settings.throttleRetryLimit
+      && retryAfter <= settings.maxRetryAfterSeconds
+      && retryAfter * 1000 + MIN_ATTEMPT_MS <= settings.remainingTimeMs();
+    logger?.warn(`GitHub ${kind} reached`, { method: options.method, route: options.url, retryAfterSeconds: retryAfter, retryCount, retrying });
+    return retrying;
+  };
+  return {
+    baseUrl: settings.apiUrl,
+    userAgent: 'cdk-github-runner-fleet',
+    log,
+    request: { fetch: instrumentedFetch(settings), log },
+    retry: { retries: settings.retries, retryAfterBaseValue: settings.retryBaseMs, doNotRetry: DO_NOT_RETRY },
+    throttle: {
+      id: settings.throttleId,
+      onRateLimit: onLimit('rate limit'),
+      onSecondaryRateLimit: onLimit('secondary rate limit'),
+    },
+  };
+}
+
+/**
+ * The one place every HTTP request passes, including the App's token requests that auth-app sends
+ * around Octokit's hooks: the API version header, a timeout per attempt, and the rate-limit headers of
+ * every answer (successful or not).
+ */
+function instrumentedFetch(settings: GitHubClientSettings): typeof fetch {
+  return async (input, init) => {
+    const left = settings.remainingTimeMs();
+    if (left < MIN_ATTEMPT_MS) {
+      // An AbortError is not retried by plugin-retry: the invocation has no time for more attempts.
+      throw new DOMException('no time left in this invocation for another GitHub request', 'AbortError');
+    }
+    const timeout = AbortSignal.timeout(Math.min(settings.requestTimeoutMs, left));
+    const headers = new Headers(init?.headers);
+    headers.set('x-github-api-version', API_VERSION);
+    if (!headers.has('accept') || headers.get('accept') === 'application/vnd.github.v3+json') {
+      headers.set('accept', JSON_MEDIA_TYPE);
+    }
+    const response = await fetch(input, {
+      ...init,
+      headers,
+      signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+    });
+    reportRateLimit(response.headers, settings);
+    return response;
+  };
+}
+
+function reportRateLimit(headers: Headers, settings: GitHubClientSettings): void {
+  const remaining = headers.get('x-ratelimit-remaining');
+  const limit = headers.get('x-ratelimit-limit');
+  if (remaining === null || limit === null) {
+    return;
+  }
+  const info: RateLimitInfo = {
+    remaining: Number(remaining),
+    limit: Number(limit),
+    resource: headers.get('x-ratelimit-resource') ?? 'core',
+  };
+  settings.onRateLimit?.(info);
+  if (info.limit > 0 && info.remaining < info.limit * LOW_RATE_LIMIT_SHARE) {
+    const reset = Number(headers.get('x-ratelimit-reset'));
+    settings.logger?.warn('GitHub rate limit running low', {
+      ...info,
+      resetsInSeconds: Number.isFinite(reset) && reset > 0 ? Math.max(0, Math.round(reset - settings.now().getTime() / 1000)) : undefined,
+    });
+  }
+}

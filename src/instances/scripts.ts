@@ -1,0 +1,307 @@
+import { bash } from './shell';
+
+/**
+ * The programs the user data installs on a runner instance, under /opt/runner-fleet/bin. Every path is
+ * below `$RUNNER_FLEET_ROOT` (empty on an instance) so that tests can run them in a temporary folder
+ * with stub commands on PATH. Commands are called by name for the same reason.
+ */
+
+/** Shared functions: logging, the instance metadata service, the instance's own group. */
+export const LIB_SH = bash`
+#!/bin/bash
+# Shared by the runner-fleet programs. Sourced, not run.
+# shellcheck disable=SC2034 # the variables are used by the programs that source this file
+ROOT="@{RUNNER_FLEET_ROOT:-}"
+RF_ETC="$ROOT/etc/runner-fleet"
+RF_STATE="$ROOT/var/lib/runner-fleet"
+RF_LOG="$ROOT/var/log/runner-fleet/bootstrap.log"
+RUNNER_DIR="$ROOT/opt/actions-runner"
+IMDS="@{RUNNER_FLEET_IMDS:-http://169.254.169.254}"
+# shellcheck source=/dev/null
+. "$RF_ETC/config.env"
+
+log() {
+  local line
+  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) runner-fleet: $*"
+  printf '%s\n' "$line"
+  printf '%s\n' "$line" >>"$RF_LOG" 2>/dev/null || true
+}
+
+imds_get() {
+  local token
+  token="$(curl -sf -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')" || return 1
+  curl -sf -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+}
+
+# Instance id, region and group name, read once per boot and cached for the job hooks.
+load_identity() {
+  if [ -f "$RF_STATE/identity.env" ]; then
+    # shellcheck source=/dev/null
+    . "$RF_STATE/identity.env"
+  fi
+  if [ -z "@{INSTANCE_ID:-}" ]; then
+    INSTANCE_ID="$(imds_get instance-id)" || return 1
+    REGION="$(imds_get placement/region)" || return 1
+  fi
+  export AWS_DEFAULT_REGION="$REGION"
+  if [ -z "@{GROUP_NAME:-}" ] || [ "$GROUP_NAME" = "None" ]; then
+    GROUP_NAME="$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE_ID" \
+      --query 'AutoScalingInstances[0].AutoScalingGroupName' --output text)" || return 1
+  fi
+  printf 'INSTANCE_ID=%s\nREGION=%s\nGROUP_NAME=%s\n' "$INSTANCE_ID" "$REGION" "$GROUP_NAME" >"$RF_STATE/identity.env"
+}
+`;
+
+/** Runs at every boot (runner-fleet.service): prepare once, then park in the warm pool or run the runner. */
+export const BOOTSTRAP_SH = bash`
+#!/bin/bash
+# Runs at every boot: cloud-init runs user data only once, and a warm instance boots again later.
+set -euo pipefail
+# shellcheck source=/dev/null
+. "@{RUNNER_FLEET_ROOT:-}/opt/runner-fleet/bin/lib.sh"
+POLL_SECONDS="@{RUNNER_FLEET_POLL_SECONDS:-5}"
+mkdir -p "$RF_STATE" "$(dirname "$RF_LOG")"
+INSTANCE_ID=""
+GROUP_NAME=""
+rm -f "$RF_STATE/identity.env"
+
+# Functions below run in \`|| fail\` context, where bash ignores \`set -e\`: every step checks its own
+# status with \`|| return 1\`.
+
+# Before the runner starts, any failure abandons this instance's launch action so that the group
+# replaces it; if there is no pending action any more, the instance marks itself unhealthy.
+fail() {
+  log "bootstrap failed: $*"
+  if [ -n "$GROUP_NAME" ] && aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
+    --lifecycle-hook-name "$RF_LAUNCH_HOOK" --instance-id "$INSTANCE_ID" --lifecycle-action-result ABANDON; then
+    log "abandoned the launch action"
+  elif [ -n "$INSTANCE_ID" ] && aws autoscaling set-instance-health --instance-id "$INSTANCE_ID" --health-status Unhealthy; then
+    log "marked the instance unhealthy"
+  else
+    log "could neither abandon the launch action nor mark the instance unhealthy"
+  fi
+  exit 1
+}
+
+install_packages() {
+  local packages=(jq tar gzip git)
+  if [ "$RF_OS" = "ubuntu" ]; then
+    packages+=(curl iptables)
+    [ "$RF_INSTALL_DOCKER" = "true" ] && packages+=(docker.io)
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || return 1
+    apt-get install -y -q "@{packages[@]}" "@{RF_EXTRA_PACKAGES[@]}" || return 1
+    if ! command -v aws >/dev/null 2>&1; then
+      snap install aws-cli --classic || return 1
+    fi
+  else
+    packages+=(iptables-nft)
+    [ "$RF_INSTALL_DOCKER" = "true" ] && packages+=(docker)
+    dnf install -y -q "@{packages[@]}" "@{RF_EXTRA_PACKAGES[@]}" || return 1
+  fi
+  if [ "$RF_INSTALL_DOCKER" = "true" ]; then
+    systemctl enable --now docker || return 1
+  fi
+}
+
+install_runner() {
+  local archive="$RF_STATE/runner.tar.gz"
+  id runner >/dev/null 2>&1 || useradd --create-home --shell /bin/bash runner || return 1
+  if [ "$RF_INSTALL_DOCKER" = "true" ]; then
+    usermod -aG docker runner || return 1
+  fi
+  curl -fsSL --retry 3 -o "$archive" "$RF_RUNNER_URL" || return 1
+  [ -s "$archive" ] || return 1
+  mkdir -p "$RUNNER_DIR" || return 1
+  tar -xzf "$archive" -C "$RUNNER_DIR" || return 1
+  rm -f "$archive"
+  "$RUNNER_DIR/bin/installdependencies.sh" || return 1
+  # Job hooks: protect the instance from scale-in while a job runs.
+  {
+    echo "ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/runner-fleet/bin/job-started"
+    echo "ACTIONS_RUNNER_HOOK_JOB_COMPLETED=/opt/runner-fleet/bin/job-completed"
+  } >>"$RUNNER_DIR/.env" || return 1
+  chown -R runner:runner "$RUNNER_DIR" || return 1
+  mkdir -p "$ROOT/etc/sudoers.d" || return 1
+  printf '%s\n' 'runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/protect on, /opt/runner-fleet/bin/protect off' \
+    >"$ROOT/etc/sudoers.d/runner-fleet" || return 1
+  chmod 0440 "$ROOT/etc/sudoers.d/runner-fleet"
+}
+
+prepare() {
+  if [ -f "$RF_STATE/prepared" ]; then
+    return 0
+  fi
+  log "preparing: packages, runner $RF_RUNNER_VERSION, hooks"
+  install_packages || return 1
+  install_runner || return 1
+  if [ -x "$ROOT/opt/runner-fleet/bin/prepare-extra" ]; then
+    log "running the extra preparation commands"
+    "$ROOT/opt/runner-fleet/bin/prepare-extra" || return 1
+  fi
+  touch "$RF_STATE/prepared" || return 1
+  log "prepared"
+}
+
+# Jobs must not reach the instance role's credentials. Not persistent: applied at every boot.
+block_metadata() {
+  if [ "$RF_BLOCK_METADATA" = "true" ]; then
+    iptables -C OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT 2>/dev/null \
+      || iptables -A OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT || return 1
+  fi
+}
+
+target_state() {
+  imds_get autoscaling/target-lifecycle-state || echo unknown
+}
+
+wait_in_service() {
+  local deadline=$((SECONDS + RF_IN_SERVICE_TIMEOUT)) state
+  while true; do
+    state="$(target_state)"
+    if [ "$state" = "InService" ]; then
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "still $state after $RF_IN_SERVICE_TIMEOUT s"
+      return 1
+    fi
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# The registration the Lambda function wrote for this instance only (never printed).
+read_registration() {
+  umask 077
+  aws secretsmanager get-secret-value --secret-id "$RF_SECRET_PREFIX$INSTANCE_ID" \
+    --query SecretString --output text >"$RF_STATE/registration.json" || return 1
+  [ -s "$RF_STATE/registration.json" ]
+}
+
+field() {
+  jq -r --arg f "$1" '.[$f] // empty' "$RF_STATE/registration.json"
+}
+
+run_ephemeral() {
+  local jit
+  jit="$(field jitConfig)"
+  [ -n "$jit" ] || fail "the registration has no jitConfig"
+  rm -f "$RF_STATE/registration.json"
+  log "starting the ephemeral runner $(field runnerName 2>/dev/null || true)"
+  set +e
+  (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh --jitconfig "$jit")
+  local status=$?
+  set -e
+  log "the runner exited with status $status: replacing this instance"
+  aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --no-should-decrement-desired-capacity
+}
+
+run_persistent() {
+  local token url name labels group marker
+  token="$(field registrationToken)"
+  url="$(field registrationUrl)"
+  name="$(field runnerName)"
+  labels="$(field labels)"
+  group="$(field runnerGroupName)"
+  [ -n "$token" ] && [ -n "$url" ] && [ -n "$name" ] || fail "the registration lacks a token, URL or name"
+  marker="$(printf '%s' "$token" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$RF_STATE/configured" 2>/dev/null || true)" != "$marker" ]; then
+    rm -f "$RUNNER_DIR/.runner" "$RUNNER_DIR/.credentials" "$RUNNER_DIR/.credentials_rsaparams"
+    local args=(--unattended --url "$url" --token "$token" --name "$name" --labels "$labels" --work _work --replace --disableupdate)
+    [ -n "$group" ] && args+=(--runnergroup "$group")
+    (cd "$RUNNER_DIR" && runuser -u runner -- ./config.sh "@{args[@]}") >/dev/null || fail "config.sh failed"
+    printf '%s' "$marker" >"$RF_STATE/configured"
+  fi
+  rm -f "$RF_STATE/registration.json"
+  log "starting the persistent runner $name"
+  cd "$RUNNER_DIR"
+  exec runuser -u runner -- ./run.sh
+}
+
+main() {
+  load_identity || fail "cannot read the instance identity"
+  log "boot of $INSTANCE_ID in $GROUP_NAME"
+  prepare || fail "preparation"
+  block_metadata || fail "blocking the metadata service for the runner user"
+  local state
+  state="$(target_state)"
+  case "$state" in
+    Warmed:*)
+      log "target $state: prepared for the warm pool, not registered"
+      aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
+        --lifecycle-hook-name "$RF_LAUNCH_HOOK" --instance-id "$INSTANCE_ID" --lifecycle-action-result CONTINUE \
+        || log "no pending launch action to complete"
+      return 0
+      ;;
+  esac
+  wait_in_service || fail "not in service after $RF_IN_SERVICE_TIMEOUT s"
+  read_registration || fail "cannot read the instance's registration"
+  if [ "$RF_MODE" = "ephemeral" ]; then
+    run_ephemeral
+  else
+    run_persistent
+  fi
+}
+
+main "$@"
+`;
+
+/** Protects (or unprotects) this instance from scale-in. Run as root through sudo by the job hooks. */
+export const PROTECT_SH = bash`
+#!/bin/bash
+set -euo pipefail
+# shellcheck source=/dev/null
+. "@{RUNNER_FLEET_ROOT:-}/opt/runner-fleet/bin/lib.sh"
+case "@{1:-}" in
+  on) flag=--protected-from-scale-in ;;
+  off) flag=--no-protected-from-scale-in ;;
+  *) echo "usage: protect on|off" >&2; exit 2 ;;
+esac
+load_identity
+if aws autoscaling set-instance-protection --instance-ids "$INSTANCE_ID" --auto-scaling-group-name "$GROUP_NAME" "$flag"; then
+  log "scale-in protection $1"
+else
+  # Fails when the instance is already terminating: the terminate hook then waits for the job.
+  log "could not set scale-in protection $1"
+fi
+`;
+
+export const JOB_STARTED_SH = bash`
+#!/bin/bash
+# Runner job-started hook (runs as the runner user before every job).
+sudo -n /opt/runner-fleet/bin/protect on || echo "runner-fleet: could not protect this instance from scale-in" >&2
+exit 0
+`;
+
+/** Persistent runners lift the protection after a job; an ephemeral instance is replaced anyway. */
+export function jobCompletedScript(mode: 'ephemeral' | 'persistent'): string {
+  return mode === 'persistent'
+    ? bash`
+#!/bin/bash
+# Runner job-completed hook (runs as the runner user after every job).
+sudo -n /opt/runner-fleet/bin/protect off || echo "runner-fleet: could not lift scale-in protection" >&2
+exit 0
+`
+    : bash`
+#!/bin/bash
+# Runner job-completed hook: an ephemeral instance keeps its protection until it is replaced.
+exit 0
+`;
+}
+
+export const SYSTEMD_UNIT = `[Unit]
+Description=GitHub Actions runner (cdk-github-runner-fleet)
+Wants=network-online.target
+After=network-online.target cloud-final.service
+
+[Service]
+Type=simple
+ExecStart=/opt/runner-fleet/bin/bootstrap
+KillSignal=SIGINT
+TimeoutStopSec=60
+Restart=on-failure
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`;

@@ -1,0 +1,171 @@
+/**
+ * Runs the rendered user data and the bootstrap for real, with bash, in a temporary root, with stub
+ * commands on PATH that record their arguments and answer from files the test prepares.
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BootstrapOptions, renderUserData } from '../../src/instances/user-data';
+
+export const INSTANCE_ID = 'i-0123456789abcdef0';
+
+export function defaultOptions(overrides: Partial<BootstrapOptions> = {}): BootstrapOptions {
+  return {
+    os: 'amazon-linux-2023',
+    architecture: 'x64',
+    runnerVersion: '2.329.0',
+    mode: 'ephemeral',
+    secretPrefix: 'github-runner-fleet/linux/',
+    launchHookName: 'github-runner-fleet-launch',
+    installDocker: true,
+    extraPackages: [],
+    extraCommands: [],
+    blockJobMetadataAccess: true,
+    inServiceTimeoutSeconds: 5,
+    ...overrides,
+  };
+}
+
+const STUBS: Record<string, string> = {
+  // IMDS answers, and downloads written to the -o file.
+  curl: `
+out=""; url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -o) out="$2"; shift 2 ;; -H|-X|--retry) shift 2 ;; -*) shift ;; *) url="$1"; shift ;; esac
+done
+echo "curl $url" >>"$STUB/calls"
+case "$url" in
+  */latest/api/token) echo IMDSTOKEN ;;
+  */meta-data/instance-id) echo ${INSTANCE_ID} ;;
+  */meta-data/placement/region) echo eu-west-1 ;;
+  */meta-data/autoscaling/target-lifecycle-state)
+    first="$(head -n 1 "$STUB/states")"
+    if [ "$(wc -l <"$STUB/states")" -gt 1 ]; then tail -n +2 "$STUB/states" >"$STUB/states.tmp"; mv "$STUB/states.tmp" "$STUB/states"; fi
+    echo "$first" ;;
+  *) [ -n "$out" ] && echo "tarball" >"$out" ;;
+esac`,
+  aws: `
+echo "aws $*" >>"$STUB/calls"
+case "$*" in
+  *describe-auto-scaling-instances*) echo linux-asg ;;
+  *get-secret-value*) cat "$STUB/secret" ;;
+  *complete-lifecycle-action*) [ ! -f "$STUB/complete-fails" ] ;;
+  *) true ;;
+esac`,
+  dnf: 'echo "dnf $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
+  'apt-get': 'echo "apt-get $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
+  snap: 'echo "snap $*" >>"$STUB/calls"',
+  id: 'echo "id $*" >>"$STUB/calls"; exit 1',
+  useradd: 'echo "useradd $*" >>"$STUB/calls"',
+  usermod: 'echo "usermod $*" >>"$STUB/calls"',
+  chown: 'echo "chown $*" >>"$STUB/calls"',
+  systemctl: 'echo "systemctl $*" >>"$STUB/calls"',
+  iptables: 'echo "iptables $*" >>"$STUB/calls"; case "$1" in -C) exit 1 ;; esac',
+  // Extracting the runner creates its scripts, which record how they are run.
+  tar: `
+echo "tar $*" >>"$STUB/calls"
+dir=""; while [ $# -gt 0 ]; do case "$1" in -C) dir="$2"; shift 2 ;; *) shift ;; esac; done
+mkdir -p "$dir/bin"
+for f in run.sh config.sh bin/installdependencies.sh; do
+  printf '#!/bin/bash\\necho "%s $*" >>"$STUB/calls"\\n' "$f" >"$dir/$f"; chmod +x "$dir/$f"
+done`,
+  runuser: 'echo "runuser $*" >>"$STUB/calls"; shift 3; "$@"',
+};
+
+export interface RunResult {
+  readonly status: number;
+  readonly output: string;
+  readonly calls: string[];
+  readonly root: string;
+  readonly log: string;
+}
+
+export class Sandbox {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-fleet-'));
+  readonly root = path.join(this.dir, 'root');
+  readonly stub = path.join(this.dir, 'stub');
+  readonly bin = path.join(this.dir, 'bin');
+
+  constructor() {
+    fs.mkdirSync(this.root);
+    fs.mkdirSync(this.stub);
+    fs.mkdirSync(this.bin);
+    for (const [name, body] of Object.entries(STUBS)) {
+      fs.writeFileSync(path.join(this.bin, name), `#!/bin/bash\n${body.replace(/\$\{INSTANCE_ID\}/g, INSTANCE_ID)}\n`, { mode: 0o755 });
+    }
+    fs.writeFileSync(path.join(this.stub, 'calls'), '');
+    this.states(['InService']);
+  }
+
+  /** Successive answers of the target lifecycle state (the last one repeats). */
+  states(states: string[]): void {
+    fs.writeFileSync(path.join(this.stub, 'states'), states.join('\n') + '\n');
+  }
+
+  secret(value: object): void {
+    fs.writeFileSync(path.join(this.stub, 'secret'), JSON.stringify(value));
+  }
+
+  flag(name: 'install-fails' | 'complete-fails'): void {
+    fs.writeFileSync(path.join(this.stub, name), '');
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return {
+      PATH: `${this.bin}:${process.env.PATH}`,
+      HOME: this.dir,
+      STUB: this.stub,
+      RUNNER_FLEET_ROOT: this.root,
+      RUNNER_FLEET_POLL_SECONDS: '0.1',
+    };
+  }
+
+  /** Runs the user data (installs the files), then the bootstrap as systemd would. */
+  install(options: BootstrapOptions): RunResult {
+    const script = path.join(this.dir, 'user-data.sh');
+    fs.writeFileSync(script, renderUserData(options));
+    return this.run(script);
+  }
+
+  run(script: string, args: string[] = []): RunResult {
+    const result = spawnSync('bash', [script, ...args], { env: this.env(), encoding: 'utf8', timeout: 30_000 });
+    const logFile = path.join(this.root, 'var/log/runner-fleet/bootstrap.log');
+    return {
+      status: result.status ?? -1,
+      output: `${result.stdout}${result.stderr}`,
+      calls: fs.readFileSync(path.join(this.stub, 'calls'), 'utf8').split('\n').filter((l) => l !== ''),
+      root: this.root,
+      log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '',
+    };
+  }
+
+  bootstrap(): RunResult {
+    return this.run(path.join(this.root, 'opt/runner-fleet/bin/bootstrap'));
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** shellcheck findings (warnings and errors) for a script text; '' when clean. */
+export function shellcheck(text: string): string {
+  const result = spawnSync('shellcheck', ['-s', 'bash', '-S', 'warning', '-'], { input: text, encoding: 'utf8' });
+  return result.status === 0 ? '' : `${result.stdout}${result.stderr}`;
+}
+
+/** `bash -n` result for a script text; '' when it parses. */
+export function bashSyntax(text: string): string {
+  try {
+    execFileSync('bash', ['-n'], { input: text, stdio: ['pipe', 'pipe', 'pipe'] });
+    return '';
+  } catch (e) {
+    return String((e as { stderr?: Buffer }).stderr ?? e);
+  }
+}
+
+/** Index of the first call matching a pattern (-1 when none). */
+export function indexOfCall(calls: string[], pattern: RegExp): number {
+  return calls.findIndex((c) => pattern.test(c));
+}

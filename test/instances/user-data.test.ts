@@ -1,0 +1,193 @@
+import fc from 'fast-check';
+import { execFileSync } from 'child_process';
+import { bashSyntax, defaultOptions, indexOfCall, INSTANCE_ID, Sandbox, shellcheck } from './harness';
+import { shellQuote } from '../../src/instances/shell';
+import { bootstrapFiles, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
+
+const variants = [];
+for (const os of ['amazon-linux-2023', 'ubuntu'] as const) {
+  for (const architecture of ['x64', 'arm64'] as const) {
+    for (const mode of ['ephemeral', 'persistent'] as const) {
+      for (const flags of [[true, true], [false, false]] as const) {
+        variants.push(defaultOptions({ os, architecture, mode, installDocker: flags[0], blockJobMetadataAccess: flags[1] }));
+      }
+    }
+  }
+}
+variants.push(defaultOptions({
+  extraPackages: ['htop', 'python3.12', 'libstdc++'],
+  extraCommands: ['echo "it\'s $HOME" > /tmp/x', "printf '%s\\n' 'single \"quotes\" and $dollars'", 'export A="b c"; echo "$A"'],
+}));
+
+describe('rendered user data: static checks', () => {
+  test.each(variants.map((v, i) => [i, `${v.os} ${v.architecture} ${v.mode} docker=${v.installDocker} block=${v.blockJobMetadataAccess}`, v]))(
+    'variant %d (%s): bash -n and shellcheck are clean for the user data and every script it installs', (_i, _name, options) => {
+      const userData = renderUserData(options);
+      expect(bashSyntax(userData)).toBe('');
+      expect(shellcheck(userData)).toBe('');
+      for (const file of bootstrapFiles(options).filter((f) => !f.path.endsWith('.service'))) {
+        expect({ file: file.path, syntax: bashSyntax(file.content) }).toEqual({ file: file.path, syntax: '' });
+        expect({ file: file.path, findings: shellcheck(file.content) }).toEqual({ file: file.path, findings: '' });
+      }
+    });
+
+  test('the runner tarball follows the architecture and version', () => {
+    expect(runnerDownloadUrl(defaultOptions({ architecture: 'arm64', runnerVersion: '2.330.1' })))
+      .toBe('https://github.com/actions/runner/releases/download/v2.330.1/actions-runner-linux-arm64-2.330.1.tar.gz');
+  });
+
+  test.each([
+    [{ runnerVersion: 'latest' }, 'runnerVersion ("latest") is not a version'],
+    [{ secretPrefix: '' }, 'secretPrefix ("") must be a Secrets Manager name prefix ending with "/"'],
+    [{ secretPrefix: 'no-slash' }, 'secretPrefix ("no-slash")'],
+    [{ extraPackages: ['ok', 'bad;rm -rf /'] }, 'extraPackages contains "bad;rm -rf /"'],
+    [{ inServiceTimeoutSeconds: 0 }, 'inServiceTimeoutSeconds (0)'],
+    [{ runnerDownloadBaseUrl: 'http://mirror' }, 'runnerDownloadBaseUrl ("http://mirror") must be an https URL'],
+  ])('refuses %p', (overrides, message) => {
+    expect(() => renderUserData(defaultOptions(overrides as object))).toThrow(message);
+  });
+});
+
+describe('shellQuote', () => {
+  test('property: any string survives a round trip through bash', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0')), (value) => {
+      const out = execFileSync('bash', ['-c', `printf %s ${shellQuote(value)}`], { encoding: 'utf8' });
+      expect(out).toBe(value);
+    }), { numRuns: 60 });
+  });
+});
+
+describe('bootstrap, run with stub commands', () => {
+  let box: Sandbox;
+  beforeEach(() => {
+    box = new Sandbox();
+  });
+  afterEach(() => {
+    box.cleanup();
+  });
+
+  test('user data installs the programs and enables the unit that runs them at every boot', () => {
+    const result = box.install(defaultOptions());
+    expect(result.status).toBe(0);
+    expect(result.calls).toEqual(['systemctl daemon-reload', 'systemctl enable runner-fleet.service', 'systemctl start --no-block runner-fleet.service']);
+  });
+
+  test('warm-pool launch: prepares, completes its own launch action with CONTINUE, is not registered', () => {
+    box.install(defaultOptions({ extraCommands: [`echo extra >"$RUNNER_FLEET_ROOT/extra-ran"`] }));
+    box.states(['Warmed:Pending:Wait']);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const calls = result.calls;
+    const install = indexOfCall(calls, /^dnf install -y -q jq tar gzip git iptables-nft docker/);
+    const download = indexOfCall(calls, /^curl https:\/\/github.com\/actions\/runner\/releases\/download\/v2.329.0\/actions-runner-linux-x64-2.329.0.tar.gz/);
+    const deps = indexOfCall(calls, /^bin\/installdependencies.sh/);
+    const complete = indexOfCall(calls, /^aws autoscaling complete-lifecycle-action --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-launch --instance-id i-0123456789abcdef0 --lifecycle-action-result CONTINUE/);
+    expect([install, download, deps, complete].every((i) => i >= 0)).toBe(true);
+    expect(install < download && download < deps && deps < complete).toBe(true);
+    expect(calls.some((c) => c.includes('get-secret-value'))).toBe(false);
+    expect(calls.some((c) => /run\.sh|config\.sh/.test(c))).toBe(false);
+    expect(require('fs').existsSync(`${box.root}/extra-ran`)).toBe(true);
+    expect(require('fs').readFileSync(`${box.root}/opt/actions-runner/.env`, 'utf8')).toContain('ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/runner-fleet/bin/job-started');
+  });
+
+  test('a second boot into service skips preparation', () => {
+    box.install(defaultOptions());
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    box.states(['InService']);
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT-SECRET-VALUE' });
+    const result = box.bootstrap();
+    const installs = result.calls.filter((c) => c.startsWith('dnf install'));
+    expect(installs).toHaveLength(1); // only from the first boot
+  });
+
+  test('ephemeral into service: waits for InService, reads its own secret, runs the JIT runner as runner, then replaces itself', () => {
+    box.install(defaultOptions());
+    box.states(['Pending:Wait', 'Pending:Wait', 'InService']);
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT-SECRET-VALUE' });
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const calls = result.calls;
+    const states = calls.filter((c) => c.endsWith('autoscaling/target-lifecycle-state'));
+    expect(states.length).toBeGreaterThanOrEqual(3);
+    const read = indexOfCall(calls, new RegExp(`^aws secretsmanager get-secret-value --secret-id github-runner-fleet/linux/${INSTANCE_ID} `));
+    const run = indexOfCall(calls, /^runuser -u runner -- \.\/run\.sh --jitconfig JIT-SECRET-VALUE$/);
+    const terminate = indexOfCall(calls, new RegExp(`^aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${INSTANCE_ID} --no-should-decrement-desired-capacity$`));
+    expect(read).toBeGreaterThan(indexOfCall(calls, /^dnf install/));
+    expect(run).toBeGreaterThan(read);
+    expect(terminate).toBeGreaterThan(run);
+    expect(calls).toContain('iptables -A OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT');
+    // The JIT configuration never reaches stdout, stderr or the log file.
+    expect(result.output).not.toContain('JIT-SECRET-VALUE');
+    expect(result.log).not.toContain('JIT-SECRET-VALUE');
+    expect(result.log).toContain('starting the ephemeral runner');
+  });
+
+  test('persistent into service: config.sh with URL, token, name, labels and group, then run.sh', () => {
+    box.install(defaultOptions({ mode: 'persistent', os: 'ubuntu' }));
+    box.secret({
+      mode: 'persistent', runnerName: `linux-${INSTANCE_ID}`, registrationToken: 'REG-SECRET-TOKEN',
+      registrationUrl: 'https://github.com/acme', labels: 'linux,x64,fleet-linux', runnerGroupName: 'Builders',
+    });
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const config = indexOfCall(result.calls, new RegExp('^runuser -u runner -- ./config.sh --unattended --url https://github.com/acme --token REG-SECRET-TOKEN '
+      + `--name linux-${INSTANCE_ID} --labels linux,x64,fleet-linux --work _work --replace --disableupdate --runnergroup Builders$`));
+    const run = indexOfCall(result.calls, /^runuser -u runner -- \.\/run\.sh$/);
+    expect(config).toBeGreaterThan(0);
+    expect(run).toBeGreaterThan(config);
+    expect(result.calls.some((c) => c.startsWith('apt-get install -y -q jq tar gzip git curl iptables docker.io'))).toBe(true);
+    expect(result.calls.some((c) => c.startsWith('terminate-instance'))).toBe(false);
+    expect(result.output + result.log).not.toContain('REG-SECRET-TOKEN');
+  });
+
+  test('a failed preparation abandons its own launch action and never starts the runner', () => {
+    box.install(defaultOptions());
+    box.flag('install-fails');
+    box.secret({ mode: 'ephemeral', runnerName: 'x', jitConfig: 'JIT-SECRET-VALUE' });
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.calls).toContain(`aws autoscaling complete-lifecycle-action --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-launch --instance-id ${INSTANCE_ID} --lifecycle-action-result ABANDON`);
+    expect(result.calls.some((c) => /run\.sh|get-secret-value/.test(c))).toBe(false);
+    expect(result.log).toContain('bootstrap failed: preparation');
+  });
+
+  test('when there is no launch action left to abandon, the instance marks itself unhealthy', () => {
+    box.install(defaultOptions());
+    box.flag('install-fails');
+    box.flag('complete-fails');
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    const abandon = indexOfCall(result.calls, /complete-lifecycle-action .* ABANDON$/);
+    const unhealthy = indexOfCall(result.calls, new RegExp(`^aws autoscaling set-instance-health --instance-id ${INSTANCE_ID} --health-status Unhealthy$`));
+    expect(abandon).toBeGreaterThan(0);
+    expect(unhealthy).toBeGreaterThan(abandon);
+  });
+
+  test('never in service within the timeout: abandons', () => {
+    box.install(defaultOptions({ inServiceTimeoutSeconds: 1 }));
+    box.states(['Pending:Wait']);
+    const result = box.run(`${box.root}/opt/runner-fleet/bin/bootstrap`);
+    expect(result.status).not.toBe(0);
+    expect(result.calls.some((c) => /ABANDON$/.test(c))).toBe(true);
+    expect(result.calls.some((c) => c.includes('get-secret-value'))).toBe(false);
+  });
+
+  test('the job hooks: protect on before a job; persistent runners lift it after', () => {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap(); // caches the identity
+    const on = box.run(`${box.root}/opt/runner-fleet/bin/protect`, ['on']);
+    const off = box.run(`${box.root}/opt/runner-fleet/bin/protect`, ['off']);
+    expect(on.status).toBe(0);
+    expect(off.calls).toContain(`aws autoscaling set-instance-protection --instance-ids ${INSTANCE_ID} --auto-scaling-group-name linux-asg --protected-from-scale-in`);
+    expect(off.calls).toContain(`aws autoscaling set-instance-protection --instance-ids ${INSTANCE_ID} --auto-scaling-group-name linux-asg --no-protected-from-scale-in`);
+    expect(box.run(`${box.root}/opt/runner-fleet/bin/protect`, ['sideways']).status).toBe(2);
+    const files = bootstrapFiles(defaultOptions({ mode: 'persistent' }));
+    expect(files.find((f) => f.path.endsWith('job-started'))!.content).toContain('sudo -n /opt/runner-fleet/bin/protect on');
+    expect(files.find((f) => f.path.endsWith('job-completed'))!.content).toContain('sudo -n /opt/runner-fleet/bin/protect off');
+    expect(bootstrapFiles(defaultOptions()).find((f) => f.path.endsWith('job-completed'))!.content).not.toContain('protect off');
+    expect(require('fs').readFileSync(`${box.root}/etc/sudoers.d/runner-fleet`, 'utf8'))
+      .toBe('runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/protect on, /opt/runner-fleet/bin/protect off\n');
+  });
+});
