@@ -105,7 +105,8 @@ project.eslint?.addOverride({
   },
 });
 project.eslint?.addOverride({
-  files: ['examples/**/*.ts'],
+  // The runtime's packages are bundled into assets/ by esbuild: devDependencies are right for them.
+  files: ['examples/**/*.ts', 'lambda/**/*.ts'],
   rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true }] },
 });
 project.eslint?.addOverride({
@@ -131,6 +132,8 @@ for (const name of ['registration', 'deregistration', 'idle-metric']) {
 
 // lambda/ is type-checked by its own tsconfig (esbuild does not type-check).
 project.preCompileTask.exec('tsc -p lambda/tsconfig.json');
+// Jest transpiles without type-checking: the tests, examples and runtime are type-checked together first.
+project.testTask.prependExec('tsc -p tsconfig.typecheck.json');
 
 // The example stack: `npm run example` synthesizes it into cdk.out/ and prints a summary.
 const example = project.addTask('example', {

@@ -1,5 +1,5 @@
-import { lazyHandler } from './adapters/wiring';
+import { lambdaHandler } from './adapters/lambda-entry';
 import { createDeregistrationHandler } from './handlers/deregistration';
 
-/** EC2 Instance-terminate Lifecycle Action events, and the scheduled sweep. */
-export const handler = lazyHandler(createDeregistrationHandler);
+/** EC2 Instance-terminate Lifecycle Action events, and the scheduled sweep of orphans. */
+export const handler = lambdaHandler(createDeregistrationHandler);

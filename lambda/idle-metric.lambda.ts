@@ -1,8 +1,8 @@
-import { lazyHandler } from './adapters/wiring';
+import { lambdaHandler } from './adapters/lambda-entry';
 import { createIdleMetricHandler } from './handlers/idle-metric';
 
-/** Every minute: idle, busy and offline runners per fleet, as CloudWatch metrics. */
-export const handler = lazyHandler((deps) => {
+/** Every minute: idle, busy and offline runners per fleet, as CloudWatch metrics (EMF). */
+export const handler = lambdaHandler((deps) => {
   const publish = createIdleMetricHandler(deps);
-  return async (_event: unknown) => publish();
+  return (_event: unknown) => publish();
 });

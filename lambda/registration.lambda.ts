@@ -1,5 +1,5 @@
-import { lazyHandler } from './adapters/wiring';
+import { lambdaHandler } from './adapters/lambda-entry';
 import { createRegistrationHandler } from './handlers/registration';
 
 /** EC2 Instance-launch Lifecycle Action events: registers a runner for an instance going into service. */
-export const handler = lazyHandler(createRegistrationHandler);
+export const handler = lambdaHandler(createRegistrationHandler);

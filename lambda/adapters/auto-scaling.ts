@@ -94,7 +94,9 @@ async function terminationStarts(client: AutoScalingClient, groupName: string, i
   const found = new Map<string, string>();
   let nextToken: string | undefined;
   for (let page = 0; page < ACTIVITY_PAGES && found.size < instanceIds.length; page++) {
-    const response = await client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 100, NextToken: nextToken }));
+    const response = await client.send(
+      new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 100, NextToken: nextToken }),
+    );
     for (const activity of response.Activities ?? []) {
       const instanceId = instanceIds.find((id) => !found.has(id) && isTerminationOf(activity, id));
       if (instanceId && activity.StartTime) {

@@ -7,8 +7,36 @@ import type { LoggerPort } from '../ports';
 import type { GitHubCredentials } from './github-credentials';
 import { mapGitHubError } from './github-errors';
 
-/** Octokit with plugin-retry (transient 5xx and network failures) and plugin-throttling (rate limits). */
-export const FleetOctokit = Octokit.plugin(retry, throttling);
+/**
+ * Octokit plugin, placed inside plugin-retry: when the next back-off (plugin-retry waits 1², 2², 3² ×
+ * `retryBaseMs`) would not leave time for another attempt in this invocation, it sets the request's
+ * `retries` to 0 so that the error goes back at once instead of after a useless wait.
+ */
+function retryWithinBudget(octokit: Pick<Octokit, 'hook'>, options: Record<string, unknown>): void {
+  const budget = options.retryBudget as RetryBudget | undefined;
+  if (!budget) {
+    return;
+  }
+  octokit.hook.error('request', (error, requestOptions) => {
+    const request = requestOptions.request as { retryCount?: number; retries?: number } | undefined;
+    const nextWait = ((request?.retryCount ?? 0) + 1) ** 2 * budget.retryBaseMs;
+    if (request && nextWait + MIN_ATTEMPT_MS > budget.remainingTimeMs()) {
+      request.retries = 0;
+    }
+    throw error;
+  });
+}
+
+interface RetryBudget {
+  readonly retryBaseMs: number;
+  readonly remainingTimeMs: () => number;
+}
+
+/**
+ * Octokit with plugin-retry (transient 5xx and network failures) and plugin-throttling (rate limits),
+ * both kept within the invocation's time budget.
+ */
+export const FleetOctokit = Octokit.plugin(retryWithinBudget, retry, throttling);
 export type GitHubClient = InstanceType<typeof FleetOctokit>;
 
 /** Rate-limit headers of one GitHub answer. */
@@ -83,11 +111,13 @@ export async function buildGitHubClient(
 
 function clientOptions(settings: GitHubClientSettings) {
   const logger = settings.logger;
+  // Octokit logs every request (info: dropped) and every failed attempt (error: a warning here, since
+  // it may yet be retried; what finally fails is logged by the handler).
   const log = {
     debug: () => undefined,
     info: () => undefined,
     warn: (message: string) => logger?.warn(`Octokit: ${message}`),
-    error: (message: string) => logger?.error(`Octokit: ${message}`),
+    error: (message: string) => logger?.warn(`Octokit: ${message}`),
   };
   const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
     const retrying = retryCount < settings.throttleRetryLimit
@@ -102,6 +132,7 @@ function clientOptions(settings: GitHubClientSettings) {
     log,
     request: { fetch: instrumentedFetch(settings), log },
     retry: { retries: settings.retries, retryAfterBaseValue: settings.retryBaseMs, doNotRetry: DO_NOT_RETRY },
+    retryBudget: { retryBaseMs: settings.retryBaseMs, remainingTimeMs: settings.remainingTimeMs } satisfies RetryBudget,
     throttle: {
       id: settings.throttleId,
       onRateLimit: onLimit('rate limit'),
@@ -119,8 +150,8 @@ function instrumentedFetch(settings: GitHubClientSettings): typeof fetch {
   return async (input, init) => {
     const left = settings.remainingTimeMs();
     if (left < MIN_ATTEMPT_MS) {
-      // An AbortError is not retried by plugin-retry: the invocation has no time for more attempts.
-      throw new DOMException('no time left in this invocation for another GitHub request', 'AbortError');
+      // @octokit/request passes an AbortError on untouched, and plugin-retry does not retry it.
+      throw Object.assign(new Error('no time left in this invocation for another GitHub request'), { name: 'AbortError' });
     }
     const timeout = AbortSignal.timeout(Math.min(settings.requestTimeoutMs, left));
     const headers = new Headers(init?.headers);
@@ -128,14 +159,34 @@ function instrumentedFetch(settings: GitHubClientSettings): typeof fetch {
     if (!headers.has('accept') || headers.get('accept') === 'application/vnd.github.v3+json') {
       headers.set('accept', JSON_MEDIA_TYPE);
     }
-    const response = await fetch(input, {
-      ...init,
-      headers,
-      signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
-    });
+    let response: Response;
+    try {
+      response = await fetch(input, {
+        ...init,
+        headers,
+        signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+      });
+    } catch (error) {
+      throw asError(error);
+    }
     reportRateLimit(response.headers, settings);
     return response;
   };
+}
+
+/**
+ * fetch fails with DOMExceptions (TimeoutError, AbortError) and TypeErrors whose `cause` says what
+ * happened. @octokit/request reads their message only from `instanceof Error`, which a DOMException from
+ * another realm (a test VM) is not: hand it a plain Error with the same name, message and cause.
+ */
+function asError(error: unknown): Error {
+  if (error instanceof Error) {
+    return error;
+  }
+  const e = error as { name?: string; message?: string; cause?: unknown } | undefined;
+  const copy = new Error(e?.message ?? String(error), e?.cause !== undefined ? { cause: asError(e.cause) } : undefined);
+  copy.name = e?.name ?? 'Error';
+  return copy;
 }
 
 function reportRateLimit(headers: Headers, settings: GitHubClientSettings): void {

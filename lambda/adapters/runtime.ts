@@ -1,10 +1,13 @@
 import type { RuntimeEnvironment } from '../ports';
 
-/** Partition, region and account of the running function, from its ARN. */
+/**
+ * Partition, region and account of the running function, from the ARN it was invoked by
+ * (`arn:<partition>:lambda:<region>:<account>:function:<name>[:<alias or version>]`).
+ */
 export function environmentFromContext(context: { readonly invokedFunctionArn: string }): RuntimeEnvironment {
-  const [, partition, , region, accountId] = context.invokedFunctionArn.split(':');
-  if (!partition || !region || !/^\d{12}$/.test(accountId ?? '')) {
-    throw new Error(`cannot read partition, region and account from ${context.invokedFunctionArn}`);
+  const match = /^arn:([a-z][a-z0-9-]*):lambda:([a-z0-9-]+):(\d{12}):function:[^:]+(:[^:]+)?$/.exec(context.invokedFunctionArn ?? '');
+  if (!match) {
+    throw new Error(`cannot read partition, region and account from the function ARN ${JSON.stringify(context.invokedFunctionArn)}`);
   }
-  return { partition, region, accountId };
+  return { partition: match[1], region: match[2], accountId: match[3] };
 }

@@ -10,71 +10,90 @@ import {
 import { TagKeys } from '../../src/contract';
 import type { InstanceSecretInfo, InstanceSecretWrite, SecretsPort } from '../ports';
 
+/** The Secrets Manager client for the functions: short timeouts, so a hook is never left hanging on AWS. */
+export function createSecretsManagerClient(): SecretsManagerClient {
+  return new SecretsManagerClient({ maxAttempts: 4, requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 } });
+}
+
+/** Per-instance secrets through Secrets Manager. */
 export function createSecretsPort(client: SecretsManagerClient): SecretsPort {
   return {
-    async putInstanceSecret(secret: InstanceSecretWrite): Promise<void> {
-      const tags = [
-        { Key: TagKeys.INSTANCE_ARN, Value: secret.instanceArn },
-        { Key: TagKeys.INSTANCE_ID, Value: secret.instanceId },
-      ];
-      try {
-        await client.send(new CreateSecretCommand({
-          Name: secret.name,
-          SecretString: secret.value,
-          Description: `GitHub runner registration for ${secret.instanceId}; readable only by that instance`,
-          Tags: tags,
-        }));
-      } catch (error) {
-        if ((error as { name?: string }).name !== 'ResourceExistsException') {
-          throw error;
-        }
-        // A redelivered event, or a warm instance coming back into service: replace the value.
-        await client.send(new PutSecretValueCommand({ SecretId: secret.name, SecretString: secret.value }));
-        await client.send(new TagResourceCommand({ SecretId: secret.name, Tags: tags }));
-      }
-    },
-    async deleteInstanceSecret(name: string): Promise<boolean> {
-      try {
-        await client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
-        return true;
-      } catch (error) {
-        if ((error as { name?: string }).name === 'ResourceNotFoundException') {
-          return false;
-        }
-        throw error;
-      }
-    },
-    async listInstanceSecrets(prefix: string): Promise<InstanceSecretInfo[]> {
-      const found: InstanceSecretInfo[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await client.send(new ListSecretsCommand({
-          Filters: [{ Key: 'name', Values: [prefix] }],
-          MaxResults: 100,
-          NextToken: nextToken,
-        }));
-        for (const s of page.SecretList ?? []) {
-          if (!s.Name?.startsWith(prefix)) {
-            continue; // the name filter matches prefixes of words too: keep exact prefixes only
-          }
-          found.push({
-            name: s.Name,
-            instanceId: s.Tags?.find((t) => t.Key === TagKeys.INSTANCE_ID)?.Value,
-            createdAt: s.CreatedDate?.toISOString(),
-          });
-        }
-        nextToken = page.NextToken;
-      } while (nextToken);
-      return found;
-    },
+    putInstanceSecret: (secret) => putInstanceSecret(client, secret),
+    deleteInstanceSecret: (name) => deleteInstanceSecret(client, name),
+    listInstanceSecrets: (prefix) => listInstanceSecrets(client, prefix),
   };
 }
 
-/** The value of a secret (the GitHub credentials). */
+/**
+ * CreateSecret, tagged with the instance (its ARN is what the instance role's read permission is
+ * conditioned on). If the secret exists already (a redelivered event, a warm instance back in service):
+ * PutSecretValue, and TagResource so that the tags are right whatever wrote them before.
+ */
+export async function putInstanceSecret(client: SecretsManagerClient, secret: InstanceSecretWrite): Promise<void> {
+  const tags = [
+    { Key: TagKeys.INSTANCE_ARN, Value: secret.instanceArn },
+    { Key: TagKeys.INSTANCE_ID, Value: secret.instanceId },
+  ];
+  try {
+    await client.send(new CreateSecretCommand({
+      Name: secret.name,
+      SecretString: secret.value,
+      Description: `GitHub runner registration of ${secret.instanceId}; readable by that instance only`,
+      Tags: tags,
+    }));
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceExistsException') {
+      throw error;
+    }
+    await client.send(new PutSecretValueCommand({ SecretId: secret.name, SecretString: secret.value }));
+    await client.send(new TagResourceCommand({ SecretId: secret.name, Tags: tags }));
+  }
+}
+
+/** DeleteSecret without a recovery window; `false` when there was no such secret. */
+export async function deleteInstanceSecret(client: SecretsManagerClient, name: string): Promise<boolean> {
+  try {
+    await client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** Every secret whose name starts with `prefix` (ListSecrets with the `name` filter, all pages); never values. */
+export async function listInstanceSecrets(client: SecretsManagerClient, prefix: string): Promise<InstanceSecretInfo[]> {
+  const found: InstanceSecretInfo[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(new ListSecretsCommand({
+      Filters: [{ Key: 'name', Values: [prefix] }],
+      MaxResults: 100,
+      NextToken: nextToken,
+    }));
+    for (const s of page.SecretList ?? []) {
+      // The filter is a case-insensitive prefix match: keep exact prefixes only.
+      if (!s.Name?.startsWith(prefix)) {
+        continue;
+      }
+      found.push({
+        name: s.Name,
+        instanceId: s.Tags?.find((t) => t.Key === TagKeys.INSTANCE_ID)?.Value,
+        createdAt: s.CreatedDate?.toISOString(),
+      });
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return found;
+}
+
+/** GetSecretValue: the string value of a secret (the GitHub credentials). */
 export async function readSecretString(client: SecretsManagerClient, secretId: string): Promise<string> {
   const response = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (typeof response.SecretString !== 'string') {
-    throw new Error(`secret ${secretId} has no string value`);
+    throw new Error(`secret ${secretId} has no string value (binary secrets are not supported)`);
   }
   return response.SecretString;
 }

@@ -43,7 +43,13 @@ export type LifecycleEventKind =
   | 'terminate-from-warm-pool';
 
 export type ClassifiedLifecycleEvent =
-  | { readonly kind: LifecycleEventKind; readonly fleet: FleetRuntimeEntry; readonly instanceId: string; readonly action: LifecycleActionRef; readonly origin?: string }
+  | {
+    readonly kind: LifecycleEventKind;
+    readonly fleet: FleetRuntimeEntry;
+    readonly instanceId: string;
+    readonly action: LifecycleActionRef;
+    readonly origin?: string;
+  }
   | { readonly kind: 'test-notification' }
   | { readonly kind: 'ignored'; readonly reason: string };
 

@@ -1,6 +1,6 @@
+import { describeError, HandlerDeps } from './deps';
 import { MetricNames } from '../../src/contract';
 import { countRunnersByFleet } from '../core/runner-counts';
-import { describeError, HandlerDeps } from './deps';
 
 export interface IdleMetricReport {
   readonly ok: boolean;

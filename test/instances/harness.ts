@@ -29,7 +29,7 @@ export function defaultOptions(overrides: Partial<BootstrapOptions> = {}): Boots
 
 const STUBS: Record<string, string> = {
   // IMDS answers, and downloads written to the -o file.
-  curl: `
+  'curl': `
 out=""; url=""
 while [ $# -gt 0 ]; do
   case "$1" in -o) out="$2"; shift 2 ;; -H|-X|--retry) shift 2 ;; -*) shift ;; *) url="$1"; shift ;; esac
@@ -45,7 +45,7 @@ case "$url" in
     echo "$first" ;;
   *) [ -n "$out" ] && echo "tarball" >"$out" ;;
 esac`,
-  aws: `
+  'aws': `
 echo "aws $*" >>"$STUB/calls"
 case "$*" in
   *describe-auto-scaling-instances*) echo linux-asg ;;
@@ -53,24 +53,24 @@ case "$*" in
   *complete-lifecycle-action*) [ ! -f "$STUB/complete-fails" ] ;;
   *) true ;;
 esac`,
-  dnf: 'echo "dnf $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
+  'dnf': 'echo "dnf $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
   'apt-get': 'echo "apt-get $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
-  snap: 'echo "snap $*" >>"$STUB/calls"',
-  id: 'echo "id $*" >>"$STUB/calls"; exit 1',
-  useradd: 'echo "useradd $*" >>"$STUB/calls"',
-  usermod: 'echo "usermod $*" >>"$STUB/calls"',
-  chown: 'echo "chown $*" >>"$STUB/calls"',
-  systemctl: 'echo "systemctl $*" >>"$STUB/calls"',
-  iptables: 'echo "iptables $*" >>"$STUB/calls"; case "$1" in -C) exit 1 ;; esac',
+  'snap': 'echo "snap $*" >>"$STUB/calls"',
+  'id': 'echo "id $*" >>"$STUB/calls"; exit 1',
+  'useradd': 'echo "useradd $*" >>"$STUB/calls"',
+  'usermod': 'echo "usermod $*" >>"$STUB/calls"',
+  'chown': 'echo "chown $*" >>"$STUB/calls"',
+  'systemctl': 'echo "systemctl $*" >>"$STUB/calls"',
+  'iptables': 'echo "iptables $*" >>"$STUB/calls"; case "$1" in -C) exit 1 ;; esac',
   // Extracting the runner creates its scripts, which record how they are run.
-  tar: `
+  'tar': `
 echo "tar $*" >>"$STUB/calls"
 dir=""; while [ $# -gt 0 ]; do case "$1" in -C) dir="$2"; shift 2 ;; *) shift ;; esac; done
 mkdir -p "$dir/bin"
 for f in run.sh config.sh bin/installdependencies.sh; do
   printf '#!/bin/bash\\necho "%s $*" >>"$STUB/calls"\\n' "$f" >"$dir/$f"; chmod +x "$dir/$f"
 done`,
-  runuser: 'echo "runuser $*" >>"$STUB/calls"; shift 3; "$@"',
+  'runuser': 'echo "runuser $*" >>"$STUB/calls"; shift 3; "$@"',
 };
 
 export interface RunResult {

@@ -1,10 +1,11 @@
-import fc from 'fast-check';
 import { execFileSync } from 'child_process';
+import { existsSync, readFileSync } from 'fs';
+import fc from 'fast-check';
 import { bashSyntax, defaultOptions, indexOfCall, INSTANCE_ID, Sandbox, shellcheck } from './harness';
 import { shellQuote } from '../../src/instances/shell';
 import { bootstrapFiles, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
 
-const variants = [];
+const variants: Array<ReturnType<typeof defaultOptions>> = [];
 for (const os of ['amazon-linux-2023', 'ubuntu'] as const) {
   for (const architecture of ['x64', 'arm64'] as const) {
     for (const mode of ['ephemeral', 'persistent'] as const) {
@@ -73,7 +74,7 @@ describe('bootstrap, run with stub commands', () => {
   });
 
   test('warm-pool launch: prepares, completes its own launch action with CONTINUE, is not registered', () => {
-    box.install(defaultOptions({ extraCommands: [`echo extra >"$RUNNER_FLEET_ROOT/extra-ran"`] }));
+    box.install(defaultOptions({ extraCommands: ['echo extra >"$RUNNER_FLEET_ROOT/extra-ran"'] }));
     box.states(['Warmed:Pending:Wait']);
     const result = box.bootstrap();
     expect(result.status).toBe(0);
@@ -86,8 +87,8 @@ describe('bootstrap, run with stub commands', () => {
     expect(install < download && download < deps && deps < complete).toBe(true);
     expect(calls.some((c) => c.includes('get-secret-value'))).toBe(false);
     expect(calls.some((c) => /run\.sh|config\.sh/.test(c))).toBe(false);
-    expect(require('fs').existsSync(`${box.root}/extra-ran`)).toBe(true);
-    expect(require('fs').readFileSync(`${box.root}/opt/actions-runner/.env`, 'utf8')).toContain('ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/runner-fleet/bin/job-started');
+    expect(existsSync(`${box.root}/extra-ran`)).toBe(true);
+    expect(readFileSync(`${box.root}/opt/actions-runner/.env`, 'utf8')).toContain('ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/runner-fleet/bin/job-started');
   });
 
   test('a second boot into service skips preparation', () => {
@@ -126,8 +127,12 @@ describe('bootstrap, run with stub commands', () => {
   test('persistent into service: config.sh with URL, token, name, labels and group, then run.sh', () => {
     box.install(defaultOptions({ mode: 'persistent', os: 'ubuntu' }));
     box.secret({
-      mode: 'persistent', runnerName: `linux-${INSTANCE_ID}`, registrationToken: 'REG-SECRET-TOKEN',
-      registrationUrl: 'https://github.com/acme', labels: 'linux,x64,fleet-linux', runnerGroupName: 'Builders',
+      mode: 'persistent',
+      runnerName: `linux-${INSTANCE_ID}`,
+      registrationToken: 'REG-SECRET-TOKEN',
+      registrationUrl: 'https://github.com/acme',
+      labels: 'linux,x64,fleet-linux',
+      runnerGroupName: 'Builders',
     });
     const result = box.bootstrap();
     expect(result.status).toBe(0);
@@ -187,7 +192,7 @@ describe('bootstrap, run with stub commands', () => {
     expect(files.find((f) => f.path.endsWith('job-started'))!.content).toContain('sudo -n /opt/runner-fleet/bin/protect on');
     expect(files.find((f) => f.path.endsWith('job-completed'))!.content).toContain('sudo -n /opt/runner-fleet/bin/protect off');
     expect(bootstrapFiles(defaultOptions()).find((f) => f.path.endsWith('job-completed'))!.content).not.toContain('protect off');
-    expect(require('fs').readFileSync(`${box.root}/etc/sudoers.d/runner-fleet`, 'utf8'))
+    expect(readFileSync(`${box.root}/etc/sudoers.d/runner-fleet`, 'utf8'))
       .toBe('runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/protect on, /opt/runner-fleet/bin/protect off\n');
   });
 });

@@ -1,6 +1,6 @@
-import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
 import type { LifecycleEventBridgeEvent } from '../../lambda/core/lifecycle-event';
 import type { GitHubRunner } from '../../lambda/ports';
+import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
 
 export function fleetEntry(overrides: Partial<FleetRuntimeEntry> = {}): FleetRuntimeEntry {
   const name = overrides.name ?? 'linux';

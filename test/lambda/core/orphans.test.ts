@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { instanceIdFromRunnerName } from '../../../lambda/core/runner-names';
 import { planSweep } from '../../../lambda/core/orphans';
+import { instanceIdFromRunnerName } from '../../../lambda/core/runner-names';
 import type { GitHubRunner, GroupInstance, InstanceSecretInfo } from '../../../lambda/ports';
 import { fleetEntry, runner } from '../fixtures';
 
@@ -73,8 +73,12 @@ describe('planSweep', () => {
       busy: fc.boolean(),
       labels: fc.subarray(['fleet-linux', 'fleet-arm', 'linux']),
     });
-    const arbInstance = fc.record({ instanceId: ids, lifecycleState: fc.constantFrom('InService', 'Pending:Wait', 'Warmed:Stopped', 'Terminating:Wait', 'Terminated') });
-    fc.assert(fc.property(fc.array(arbRunner, { maxLength: 20 }), fc.uniqueArray(arbInstance, { maxLength: 3, selector: (i) => i.instanceId }), (runners, instances) => {
+    const arbInstance = fc.record({
+      instanceId: ids,
+      lifecycleState: fc.constantFrom('InService', 'Pending:Wait', 'Warmed:Stopped', 'Terminating:Wait', 'Terminated'),
+    });
+    const arbInstances = fc.uniqueArray(arbInstance, { maxLength: 3, selector: (i) => i.instanceId });
+    fc.assert(fc.property(fc.array(arbRunner, { maxLength: 20 }), arbInstances, (runners, instances) => {
       const plan = sweep(runners, instances);
       for (const { runner: r } of plan.runnersToDelete) {
         expect(r.busy).toBe(false);

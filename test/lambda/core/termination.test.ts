@@ -1,6 +1,6 @@
-import { decideTermination } from '../../../lambda/core/termination';
 import { buildInstanceSecretPayload, planRegistration } from '../../../lambda/core/registration';
 import { instanceIdFromRunnerName, instanceIdFromSecretName } from '../../../lambda/core/runner-names';
+import { decideTermination } from '../../../lambda/core/termination';
 import { fleetEntry } from '../fixtures';
 
 const fleet = fleetEntry({ drainTimeoutSeconds: 3600 });

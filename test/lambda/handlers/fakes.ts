@@ -39,19 +39,6 @@ export class World {
   readonly goneActions = new Set<string>();
   private nextRunnerId = 100;
 
-  private record(port: string, method: string, args: unknown[]): void {
-    this.calls.push({ port, method, args });
-    this.faults.take(method);
-  }
-
-  callsOf(method: string): Call[] {
-    return this.calls.filter((c) => c.method === method);
-  }
-
-  order(): string[] {
-    return this.calls.map((c) => c.method);
-  }
-
   readonly github: GitHubPort = {
     listRunners: async () => {
       this.record('github', 'listRunners', []);
@@ -133,6 +120,19 @@ export class World {
     warn: (message, attributes) => this.logs.push({ level: 'warn', message, attributes }),
     error: (message, attributes) => this.logs.push({ level: 'error', message, attributes }),
   };
+
+  private record(port: string, method: string, args: unknown[]): void {
+    this.calls.push({ port, method, args });
+    this.faults.take(method);
+  }
+
+  callsOf(method: string): Call[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  order(): string[] {
+    return this.calls.map((c) => c.method);
+  }
 
   deps(config = runtimeConfig(), now = new Date('2026-11-24T10:00:30Z')): HandlerDeps {
     return {

@@ -1,0 +1,90 @@
+import type { Context } from 'aws-lambda';
+import { createAutoScalingClient, createAutoScalingPort } from './auto-scaling';
+import { createGitHubPort, GitHubPortOptions } from './github';
+import { createLogger, createMetrics, FleetLogger } from './powertools';
+import { environmentFromContext } from './runtime';
+import { createSecretsManagerClient, createSecretsPort, readSecretString } from './secrets';
+import { ENV_FLEET_CONFIG } from '../../src/contract';
+import { parseFleetConfig } from '../core/config';
+import type { HandlerDeps } from '../handlers/deps';
+
+/** Everything but the environment, which needs the first invocation's context (the account id). */
+export type ColdStartDeps = Omit<HandlerDeps, 'environment'>;
+
+/** The part of the Lambda context the entry points use. */
+export type InvocationContext = Pick<Context, 'invokedFunctionArn' | 'getRemainingTimeInMillis'> & Partial<Context>;
+
+/** Time kept back from GitHub calls for the handler's own AWS calls (secret, lifecycle action). */
+const AWS_RESERVE_MS = 5000;
+
+/** Timings of the GitHub client that may be changed (tests use shorter ones); the defaults suit production. */
+export type GitHubTuning = Pick<GitHubPortOptions, 'retries' | 'retryBaseMs' | 'requestTimeoutMs' | 'throttleRetryLimit' | 'maxRetryAfterSeconds'>;
+
+export interface ColdStartOptions {
+  /** @default process.env */
+  readonly env?: Record<string, string | undefined>;
+  /** The invocation in progress (its remaining time bounds GitHub calls). */
+  readonly invocation?: { readonly current?: InvocationContext };
+  readonly logger?: FleetLogger;
+  readonly github?: GitHubTuning;
+}
+
+/**
+ * Builds what every function needs, once per execution environment: the configuration (parsed and
+ * validated, so a bad one fails the cold start loudly), the SDK clients, the GitHub port (with it the
+ * cached App token), the logger and the metrics.
+ */
+export function coldStart(options: ColdStartOptions = {}): ColdStartDeps {
+  const logger = options.logger ?? createLogger();
+  let config;
+  try {
+    config = parseFleetConfig((options.env ?? process.env)[ENV_FLEET_CONFIG]);
+  } catch (error) {
+    logger.error('Invalid fleet configuration: the function cannot start', { error: (error as Error).message });
+    throw error;
+  }
+  const secretsClient = createSecretsManagerClient();
+  const github = createGitHubPort(config.github, {
+    ...options.github,
+    readCredentials: () => readSecretString(secretsClient, config.github.secretArn),
+    logger,
+    remainingTimeMs: () => options.invocation?.current?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY,
+    reserveMs: AWS_RESERVE_MS,
+  });
+  return {
+    config,
+    github,
+    autoScaling: createAutoScalingPort(createAutoScalingClient()),
+    secrets: createSecretsPort(secretsClient),
+    metrics: createMetrics(),
+    logger,
+  };
+}
+
+/**
+ * A Lambda handler around a handler factory. Call it at module level: the dependencies are built at
+ * once (cold start); the handler itself is built on the first invocation, when the function's ARN (and
+ * so its account and partition) is known, and reused by every later one.
+ */
+export function lambdaHandler<E, R>(
+  build: (deps: HandlerDeps) => (event: E) => Promise<R>,
+  options: Pick<ColdStartOptions, 'env' | 'github'> = {},
+): (event: E, context: InvocationContext) => Promise<R> {
+  const invocation: { current?: InvocationContext } = {};
+  const logger = createLogger();
+  const deps = coldStart({ ...options, invocation, logger });
+  let handler: ((event: E) => Promise<R>) | undefined;
+  return async (event, context) => {
+    invocation.current = context;
+    if (context.awsRequestId && context.functionName) {
+      logger.powertools.addContext(context as Context); // request id and cold-start flag on every line
+    }
+    try {
+      handler ??= build({ ...deps, environment: environmentFromContext(context) });
+      return await handler(event);
+    } finally {
+      invocation.current = undefined;
+      await deps.metrics.flush(); // anything a handler added but did not flush
+    }
+  };
+}

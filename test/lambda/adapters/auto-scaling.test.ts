@@ -1,0 +1,155 @@
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  DescribeWarmPoolCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createAutoScalingClient, createAutoScalingPort } from '../../../lambda/adapters/auto-scaling';
+
+const asMock = mockClient(AutoScalingClient);
+beforeEach(() => asMock.reset());
+
+const port = () => createAutoScalingPort(new AutoScalingClient({ region: 'eu-west-1' }));
+const action = { autoScalingGroupName: 'linux-asg', hookName: 'github-runner-fleet-launch', instanceId: 'i-0123456789abcdef0' };
+
+function awsError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name });
+}
+
+function group(instances: Array<{ id: string; state: string; protectedFromScaleIn?: boolean }>, name = 'linux-asg') {
+  return {
+    AutoScalingGroups: [{
+      AutoScalingGroupName: name,
+      MinSize: 0,
+      MaxSize: 10,
+      DesiredCapacity: instances.length,
+      DefaultCooldown: 0,
+      AvailabilityZones: ['eu-west-1a'],
+      HealthCheckType: 'EC2',
+      CreatedTime: new Date('2026-01-01T00:00:00Z'),
+      Instances: instances.map((i) => ({
+        InstanceId: i.id,
+        LifecycleState: i.state as 'InService',
+        ProtectedFromScaleIn: i.protectedFromScaleIn ?? false,
+        AvailabilityZone: 'eu-west-1a',
+        HealthStatus: 'Healthy',
+      })),
+    }],
+  };
+}
+
+function warm(ids: string[], state = 'Warmed:Stopped', nextToken?: string) {
+  return {
+    Instances: ids.map((id) => ({ InstanceId: id, LifecycleState: state as 'Warmed:Stopped', AvailabilityZone: 'eu-west-1a', HealthStatus: 'Healthy', ProtectedFromScaleIn: false })),
+    NextToken: nextToken,
+  };
+}
+
+function activity(description: string, start: string) {
+  return { ActivityId: description, AutoScalingGroupName: 'linux-asg', Cause: 'c', StartTime: new Date(start), StatusCode: 'InProgress' as const, Description: description };
+}
+
+describe('lifecycle actions', () => {
+  test('completes by token when the event had one, by instance id otherwise', async () => {
+    asMock.on(CompleteLifecycleActionCommand).resolves({});
+
+    expect(await port().completeLifecycleAction({ ...action, token: 'b4c5-token' }, 'CONTINUE')).toBe(true);
+    expect(await port().completeLifecycleAction(action, 'ABANDON')).toBe(true);
+
+    expect(asMock.commandCalls(CompleteLifecycleActionCommand).map((c) => c.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-launch', LifecycleActionToken: 'b4c5-token', LifecycleActionResult: 'CONTINUE' },
+      { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-launch', InstanceId: 'i-0123456789abcdef0', LifecycleActionResult: 'ABANDON' },
+    ]);
+  });
+
+  test('records a heartbeat by token or instance id', async () => {
+    asMock.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+
+    expect(await port().recordHeartbeat({ ...action, token: 't' })).toBe(true);
+    expect(await port().recordHeartbeat(action)).toBe(true);
+
+    expect(asMock.commandCalls(RecordLifecycleActionHeartbeatCommand).map((c) => c.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-launch', LifecycleActionToken: 't' },
+      { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-launch', InstanceId: 'i-0123456789abcdef0' },
+    ]);
+  });
+
+  test('"No active Lifecycle Action found" resolves false: completing is idempotent', async () => {
+    asMock.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', 'No active Lifecycle Action found with instance ID i-0123456789abcdef0'));
+    asMock.on(RecordLifecycleActionHeartbeatCommand).rejects(awsError('ValidationError', 'No active Lifecycle Action found with token b4c5'));
+
+    expect(await port().completeLifecycleAction(action, 'CONTINUE')).toBe(false);
+    expect(await port().recordHeartbeat(action)).toBe(false);
+  });
+
+  test.each([
+    ['another validation error', awsError('ValidationError', 'Lifecycle hook not found')],
+    ['access denied', awsError('AccessDenied', 'User is not authorized to perform autoscaling:CompleteLifecycleAction')],
+    ['throttling', awsError('Throttling', 'Rate exceeded')],
+  ])('%s propagates', async (_case, error) => {
+    asMock.on(CompleteLifecycleActionCommand).rejects(error);
+    asMock.on(RecordLifecycleActionHeartbeatCommand).rejects(error);
+    await expect(port().completeLifecycleAction(action, 'CONTINUE')).rejects.toThrow(error.message);
+    await expect(port().recordHeartbeat(action)).rejects.toThrow(error.message);
+  });
+});
+
+describe('listGroupInstances', () => {
+  test('in-service instances and every page of the warm pool; no activities read without draining instances', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: 'i-1', state: 'InService', protectedFromScaleIn: true }, { id: 'i-2', state: 'Pending:Wait' }]));
+    asMock.on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'linux-asg', NextToken: undefined }).resolves(warm(['i-3'], 'Warmed:Stopped', 'page-2'));
+    asMock.on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'linux-asg', NextToken: 'page-2' }).resolves(warm(['i-4'], 'Warmed:Pending:Wait'));
+
+    const instances = await port().listGroupInstances('linux-asg');
+
+    expect(instances).toEqual([
+      { instanceId: 'i-1', lifecycleState: 'InService', protectedFromScaleIn: true },
+      { instanceId: 'i-2', lifecycleState: 'Pending:Wait', protectedFromScaleIn: false },
+      { instanceId: 'i-3', lifecycleState: 'Warmed:Stopped' },
+      { instanceId: 'i-4', lifecycleState: 'Warmed:Pending:Wait' },
+    ]);
+    expect(asMock.commandCalls(DescribeAutoScalingGroupsCommand)[0].args[0].input).toEqual({ AutoScalingGroupNames: ['linux-asg'] });
+    expect(asMock.commandCalls(DescribeWarmPoolCommand)).toHaveLength(2);
+    expect(asMock.commandCalls(DescribeScalingActivitiesCommand)).toHaveLength(0);
+  });
+
+  test('draining instances are dated from their termination activity, reading further pages when needed', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves(group([
+      { id: 'i-1', state: 'Terminating:Wait' }, { id: 'i-2', state: 'Terminating:Wait' }, { id: 'i-3', state: 'Terminating:Wait' },
+    ]));
+    asMock.on(DescribeWarmPoolCommand).resolves(warm([]));
+    asMock.on(DescribeScalingActivitiesCommand, { AutoScalingGroupName: 'linux-asg', MaxRecords: 100, NextToken: undefined }).resolves({
+      Activities: [
+        activity('Launching a new EC2 instance: i-1', '2026-11-24T09:00:00Z'),
+        activity('Terminating EC2 instance: i-1', '2026-11-24T10:00:00Z'),
+      ],
+      NextToken: 'older',
+    });
+    asMock.on(DescribeScalingActivitiesCommand, { AutoScalingGroupName: 'linux-asg', MaxRecords: 100, NextToken: 'older' }).resolves({
+      Activities: [activity('Terminating EC2 instance: i-2', '2026-11-24T08:00:00Z')],
+    });
+
+    const instances = await port().listGroupInstances('linux-asg');
+
+    expect(instances.map((i) => [i.instanceId, i.terminatingSince])).toEqual([
+      ['i-1', '2026-11-24T10:00:00.000Z'],
+      ['i-2', '2026-11-24T08:00:00.000Z'],
+      ['i-3', undefined],
+    ]);
+    expect(asMock.commandCalls(DescribeScalingActivitiesCommand)).toHaveLength(2);
+  });
+
+  test('a group that does not exist is an error, never an empty fleet', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    await expect(port().listGroupInstances('gone-asg')).rejects.toThrow('Auto Scaling group gone-asg not found');
+    expect(asMock.commandCalls(DescribeWarmPoolCommand)).toHaveLength(0);
+  });
+});
+
+test('the functions\' client retries and times out', async () => {
+  const client = createAutoScalingClient();
+  expect(await client.config.maxAttempts()).toBe(4);
+});
