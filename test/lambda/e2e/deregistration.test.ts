@@ -3,9 +3,9 @@
  * point and adapters, Octokit over HTTP against the fake GitHub, AWS through aws-sdk-client-mock.
  */
 import { runnerNameFor } from '../../../src/contract';
-import { FakeGitHubServer, startFakeGitHub } from '../../fixtures/fake-github-server';
+import { FakeGitHubServer } from '../../fixtures/fake-github-server';
 import { fleetEntry, lifecycleEvent, runtimeConfig } from '../fixtures';
-import { FAST, lambdaContext, LoadedFunction, loadFunction, OutputCapture } from './harness';
+import { FAST, lambdaContext, LoadedFunction, loadFunction, OutputCapture, useFakeGitHub } from './harness';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const RUNNER = runnerNameFor('linux', INSTANCE);
@@ -14,14 +14,9 @@ const SCHEDULED = { 'detail-type': 'Scheduled Event', 'source': 'aws.events' };
 
 let server: FakeGitHubServer;
 let output: OutputCapture;
-beforeEach(async () => {
-  server = await startFakeGitHub();
-  output = new OutputCapture().start();
-});
-afterEach(async () => {
-  output.stop();
-  await server.stop();
-  expect(server.internalErrors).toEqual([]);
+useFakeGitHub((s, o) => {
+  server = s;
+  output = o;
 });
 
 function load(entry: 'registration' | 'deregistration', fast = false): LoadedFunction {

@@ -9,6 +9,7 @@ import type * as SecretsManager from '@aws-sdk/client-secrets-manager';
 import { AwsStub, mockClient } from 'aws-sdk-client-mock';
 import type { GitHubTuning, InvocationContext } from '../../../lambda/adapters/lambda-entry';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../../../src/contract';
+import { FakeGitHubServer, startFakeGitHub } from '../../fixtures/fake-github-server';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -143,4 +144,23 @@ export class OutputCapture {
   private json(): Array<Record<string, any>> {
     return this.text().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   }
+}
+
+/**
+ * Registers, for every test of the file, a fresh fake GitHub server and captured stdout/stderr, handed to
+ * `ready`; after each test the server is stopped and must not have failed internally.
+ */
+export function useFakeGitHub(ready: (server: FakeGitHubServer, output: OutputCapture) => void): void {
+  let server: FakeGitHubServer | undefined;
+  let output: OutputCapture | undefined;
+  beforeEach(async () => {
+    server = await startFakeGitHub();
+    output = new OutputCapture().start();
+    ready(server, output);
+  });
+  afterEach(async () => {
+    output?.stop();
+    await server?.stop();
+    expect(server?.internalErrors).toEqual([]);
+  });
 }

@@ -2,20 +2,15 @@
  * The idle-metric function end to end: the real entry point, Octokit over HTTP against the fake GitHub,
  * EMF lines on stdout.
  */
-import { FakeGitHubServer, seedRunners, startFakeGitHub } from '../../fixtures/fake-github-server';
+import { FakeGitHubServer, seedRunners } from '../../fixtures/fake-github-server';
 import { fleetEntry, runtimeConfig } from '../fixtures';
-import { FAST, lambdaContext, loadFunction, OutputCapture } from './harness';
+import { FAST, lambdaContext, loadFunction, OutputCapture, useFakeGitHub } from './harness';
 
 let server: FakeGitHubServer;
 let output: OutputCapture;
-beforeEach(async () => {
-  server = await startFakeGitHub();
-  output = new OutputCapture().start();
-});
-afterEach(async () => {
-  output.stop();
-  await server.stop();
-  expect(server.internalErrors).toEqual([]);
+useFakeGitHub((s, o) => {
+  server = s;
+  output = o;
 });
 
 const fleets = ['a', 'b', 'c'].map((name) => fleetEntry({ name }));

@@ -7,9 +7,9 @@ import { generateKeyPairSync } from 'crypto';
 import type { GitHubTuning } from '../../../lambda/adapters/lambda-entry';
 import { runnerNameFor } from '../../../src/contract';
 import type { FleetRuntimeEntry } from '../../../src/contract';
-import { Fault, FakeGitHubServer, startFakeGitHub } from '../../fixtures/fake-github-server';
+import { Fault, FakeGitHubServer } from '../../fixtures/fake-github-server';
 import { fleetEntry, lifecycleEvent, runtimeConfig } from '../fixtures';
-import { ACCOUNT, FAST, lambdaContext, LoadedFunction, loadFunction, OutputCapture, REGION } from './harness';
+import { ACCOUNT, FAST, lambdaContext, LoadedFunction, loadFunction, OutputCapture, REGION, useFakeGitHub } from './harness';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const RUNNER = runnerNameFor('linux', INSTANCE);
@@ -18,15 +18,10 @@ const JIT = /\/actions\/runners\/generate-jitconfig$/;
 let server: FakeGitHubServer;
 let output: OutputCapture;
 let credentials: () => string;
-beforeEach(async () => {
-  server = await startFakeGitHub();
-  credentials = () => server.appCredentials();
-  output = new OutputCapture().start();
-});
-afterEach(async () => {
-  output.stop();
-  await server.stop();
-  expect(server.internalErrors).toEqual([]);
+useFakeGitHub((s, o) => {
+  server = s;
+  output = o;
+  credentials = () => s.appCredentials();
 });
 
 /** The registration function: the entry point module itself, or its composition with FAST timings. */
