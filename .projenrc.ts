@@ -153,6 +153,8 @@ const rosetta = project.addTask('rosetta', {
   description: 'Compile every TypeScript example in README.md and docs/ with jsii-rosetta --strict',
 });
 rosetta.exec('jsii-rosetta extract --strict --compile --fail');
+// jsii-rosetta compiles the assembly's snippets (README.md, doc comments); this covers docs/ too.
+rosetta.exec('node scripts/check-doc-snippets.js');
 
 // The whole verification, from a fresh clone: `npm test` runs it.
 const verify = project.addTask('verify', {

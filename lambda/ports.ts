@@ -164,3 +164,52 @@ export interface RuntimeEnvironment {
   readonly region: string;
   readonly accountId: string;
 }
+
+/** Where a workflow job stands, as far as the webhook (or a reconciliation) has told us. */
+export type JobStatus = 'queued' | 'in_progress' | 'completed';
+
+/** A workflow job routed to a fleet, kept until some hours after it is over. */
+export interface JobRecord {
+  readonly jobId: number;
+  /** The fleet the job was routed to. */
+  readonly fleet: string;
+  readonly status: JobStatus;
+  /** `owner/repo` of the job's repository: reconciliation reads the job there. */
+  readonly repository: string;
+  /** When GitHub queued the job (ISO 8601, the payload's `created_at`). */
+  readonly queuedAt: string;
+  /** When this record last changed (ISO 8601). */
+  readonly updatedAt: string;
+}
+
+/** The last idle-runner count of a fleet, as the idle-metric function measured it. */
+export interface FleetState {
+  readonly idle: number;
+  /** ISO 8601. */
+  readonly measuredAt: string;
+}
+
+/** Webhook deliveries and the jobs they announce (a DynamoDB table in production). */
+export interface JobStorePort {
+  /**
+   * Records a delivery id until `expiresAt`. Resolves `false` when the id was recorded before: a
+   * duplicate or a replay, to be dropped.
+   */
+  claimDelivery(deliveryId: string, expiresAt: Date): Promise<boolean>;
+  /**
+   * Creates or advances a job's record, kept until `expiresAt`. A job never moves back (queued, then
+   * in_progress, then completed), whatever order deliveries arrive in: resolves `false` when the stored
+   * record was already at this status or beyond (nothing changed).
+   */
+  putJob(job: JobRecord, expiresAt: Date): Promise<boolean>;
+  /** Every job of `fleet` still queued (all pages). */
+  queuedJobs(fleet: string): Promise<JobRecord[]>;
+  putFleetState(fleet: string, state: FleetState): Promise<void>;
+  getFleetState(fleet: string): Promise<FleetState | undefined>;
+}
+
+/** Checks `X-Hub-Signature-256` against the raw body, in constant time. */
+export interface SignatureVerifier {
+  /** `signature` is the header's value (`sha256=<hex>`); resolves false for any mismatch or malformed value. */
+  verify(body: string, signature: string): Promise<boolean>;
+}

@@ -3,3 +3,4 @@ export * from './fleet/props';
 export * from './github/connection';
 export * from './github/credentials';
 export * from './instances/operating-system';
+export * from './lifecycle/control-plane';

@@ -32,7 +32,10 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
     );
   }
   const functions = ofType('AWS::Lambda::Function');
+  const planTags = new Set(ofType('AWS::AutoScaling::AutoScalingGroup')
+    .map(([, g]) => (g.Properties?.Tags ?? []).find((t: any) => t.Key === 'github-runner-fleet:control-plane')?.Value));
   lines.push(
+    `Control planes: ${planTags.size} (one runner listing per minute for all the fleets of a GitHub connection)`,
     `Functions (${functions.length}): ${functions.map(([, f]) => `${f.Properties?.Runtime}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`,
     `EventBridge rules: ${ofType('AWS::Events::Rule').length}, alarms: ${ofType('AWS::CloudWatch::Alarm').length}, `
     + `step policies: ${ofType('AWS::AutoScaling::ScalingPolicy').length}, dead-letter queues: ${ofType('AWS::SQS::Queue').length}`,

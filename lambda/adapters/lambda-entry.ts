@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { createAutoScalingClient, createAutoScalingPort } from './auto-scaling';
 import { createGitHubPort, GitHubPortOptions } from './github';
 import { createLogger, createMetrics, FleetLogger } from './powertools';
-import { environmentFromContext } from './runtime';
+import { environmentFromContext, unpackFleetConfig } from './runtime';
 import { createSecretsManagerClient, createSecretsPort, readSecretString } from './secrets';
 import { ENV_FLEET_CONFIG } from '../../src/contract';
 import { parseFleetConfig } from '../core/config';
@@ -38,7 +38,7 @@ export function coldStart(options: ColdStartOptions = {}): ColdStartDeps {
   const logger = options.logger ?? createLogger();
   let config;
   try {
-    config = parseFleetConfig((options.env ?? process.env)[ENV_FLEET_CONFIG]);
+    config = parseFleetConfig(unpackFleetConfig((options.env ?? process.env)[ENV_FLEET_CONFIG]));
   } catch (error) {
     logger.error('Invalid fleet configuration: the function cannot start', { error: (error as Error).message });
     throw error;

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'zlib';
 import type { RuntimeEnvironment } from '../ports';
 
 /**
@@ -10,4 +11,32 @@ export function environmentFromContext(context: { readonly invokedFunctionArn: s
     throw new Error(`cannot read partition, region and account from the function ARN ${JSON.stringify(context.invokedFunctionArn)}`);
   }
   return { partition: match[1], region: match[2], accountId: match[3] };
+}
+
+/**
+ * The runtime configuration as plain JSON: when the constructs sent the fleets gzipped (many fleets,
+ * see `CompressedFleetRuntimeConfig`), they are unpacked here. Anything else is returned as it is, for
+ * `parseFleetConfig` to judge.
+ */
+export function unpackFleetConfig(raw: string | undefined): string | undefined {
+  if (raw === undefined || !raw.includes('"fleetsGzip"')) {
+    return raw;
+  }
+  let data: { fleetsGzip?: unknown; [key: string]: unknown };
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+  if (typeof data.fleetsGzip !== 'string') {
+    return raw;
+  }
+  const { fleetsGzip, ...rest } = data;
+  let fleets: unknown;
+  try {
+    fleets = JSON.parse(gunzipSync(Buffer.from(fleetsGzip, 'base64')).toString('utf8'));
+  } catch (error) {
+    throw new Error(`RUNNER_FLEET_CONFIG: fleetsGzip is not gzipped JSON (${(error as Error).message})`);
+  }
+  return JSON.stringify({ ...rest, fleets });
 }

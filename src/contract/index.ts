@@ -34,6 +34,8 @@ export const TagKeys = {
   INSTANCE_ARN: 'github-runner-fleet:instance-arn',
   /** On a per-instance secret: the instance id (used by the orphan sweep). */
   INSTANCE_ID: 'github-runner-fleet:instance-id',
+  /** On the Auto Scaling group: the id of the control plane serving it (its functions' permissions are conditioned on it). */
+  CONTROL_PLANE: 'github-runner-fleet:control-plane',
 } as const;
 
 /** Names of the lifecycle hooks (fixed so that the instance's bootstrap script knows them). */
@@ -59,6 +61,16 @@ export interface FleetRuntimeConfig {
   readonly version: 1;
   readonly github: GitHubRuntimeConfig;
   readonly fleets: FleetRuntimeEntry[];
+}
+
+/**
+ * The form {@link FleetRuntimeConfig} travels in when its fleets would not fit into Lambda's 4 KB of
+ * environment variables as plain JSON: `fleetsGzip` is the base64 of the gzipped JSON array of fleets.
+ */
+export interface CompressedFleetRuntimeConfig {
+  readonly version: 1;
+  readonly github: GitHubRuntimeConfig;
+  readonly fleetsGzip: string;
 }
 
 export interface GitHubRuntimeConfig {

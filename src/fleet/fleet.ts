@@ -8,10 +8,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GitHubRunnerFleetProps } from './props';
 import { FleetSettings, resolveFleetSettings } from './settings';
-import { FleetRuntimeConfig, LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_HOOK_NAME } from '../contract';
+import { LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_HOOK_NAME } from '../contract';
 import { createInstanceRole } from '../instances/instance-role';
 import { createLaunchTemplate } from '../instances/launch-template';
-import { FleetControlPlane } from '../lifecycle/control-plane';
+import { GitHubRunnerControlPlane } from '../lifecycle/control-plane';
 import { acknowledge } from '../nag';
 import { IdleRunnerScaling } from '../scaling/idle-scaling';
 import { fleetMetric } from '../scaling/metrics';
@@ -54,13 +54,15 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
   public readonly fleetLabel: string;
   /** Every custom label the runners register with. */
   public readonly labels: string[];
-  /** Registers runners for instances going into service. */
+  /** The control plane serving this fleet (shared with the other fleets of its GitHub connection). */
+  public readonly controlPlane: GitHubRunnerControlPlane;
+  /** Registers runners for instances going into service (the control plane's). */
   public readonly registrationFunction: lambda.IFunction;
-  /** Removes runners of terminating instances; sweeps orphans. */
+  /** Removes runners of terminating instances; sweeps orphans (the control plane's). */
   public readonly deregistrationFunction: lambda.IFunction;
-  /** Publishes the idle, busy and offline runner counts every minute. */
+  /** Publishes the idle, busy and offline runner counts every minute (the control plane's). */
   public readonly idleMetricFunction: lambda.IFunction;
-  /** Events the functions could not take after retries. */
+  /** Events the functions could not take after retries (the control plane's). */
   public readonly deadLetterQueue: sqs.IQueue;
   /** Fires when fewer runners than `idleRunners` are idle (absent when `idleRunners` is 0). */
   public readonly scaleOutAlarm?: cloudwatch.IAlarm;
@@ -72,9 +74,13 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     if (!props.vpc) {
       throw new Error('vpc is missing: pass the ec2.IVpc the runners run in');
     }
-    if (!props.github) {
-      throw new Error('github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...)');
+    if (!props.github && !props.controlPlane) {
+      throw new Error('github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...), or a GitHubRunnerControlPlane as controlPlane');
     }
+    if (props.github && props.controlPlane && props.github !== props.controlPlane.github) {
+      throw new Error(`github and controlPlane (${props.controlPlane.node.path}) name different GitHub connections: pass only controlPlane, or the connection the control plane was created with`);
+    }
+    this.controlPlane = props.controlPlane ?? GitHubRunnerControlPlane.forConnection(this, props.github!);
     const settings = resolveFleetSettings(props);
     for (const warning of settings.warnings) {
       Annotations.of(this).addWarningV2(`cdk-github-runner-fleet:${warning.id}`, warning.message);
@@ -109,37 +115,21 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
 
     this.autoScalingGroup = this.createGroup(props, settings, subnets);
 
-    const config: FleetRuntimeConfig = {
-      version: 1,
-      github: {
-        scope: props.github.repositoryName ? 'repository' : 'organization',
-        owner: props.github.owner,
-        repo: props.github.repositoryName,
-        apiUrl: props.github.apiUrl,
-        secretArn: props.github.credentials.secret.secretArn,
-        auth: props.github.credentials.authType === 'app' ? 'app' : 'token',
-      },
-      fleets: [{
-        name: this.fleetName,
-        autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
-        fleetLabel: this.fleetLabel,
-        labels: this.labels,
-        mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
-        runnerGroupId: settings.runnerGroupId,
-        runnerGroupName: settings.runnerGroupName,
-        secretPrefix,
-        offlineGraceSeconds: settings.offlineGracePeriod.toSeconds(),
-        drainTimeoutSeconds: settings.drainTimeout.toSeconds(),
-      }],
-    };
-    const controlPlane = new FleetControlPlane(this, 'ControlPlane', {
-      github: props.github,
-      config,
-      fleetName: this.fleetName,
+    Tags.of(this.autoScalingGroup).add(TagKeys.CONTROL_PLANE, this.controlPlane.controlPlaneId, { applyToLaunchedInstances: false });
+    this.controlPlane._addFleet({
+      name: this.fleetName,
+      // The literal name where there is one: the configuration then holds no deploy-time value.
+      autoScalingGroupName: literalGroupName(this.fleetName) ?? this.autoScalingGroup.autoScalingGroupName,
+      fleetLabel: this.fleetLabel,
+      labels: this.labels,
+      mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
+      runnerGroupId: settings.runnerGroupId,
+      runnerGroupName: settings.runnerGroupName,
       secretPrefix,
-      autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
-      sweepInterval: settings.sweepInterval,
+      offlineGraceSeconds: settings.offlineGracePeriod.toSeconds(),
+      drainTimeoutSeconds: settings.drainTimeout.toSeconds(),
     });
+    const controlPlane = this.controlPlane;
     this.registrationFunction = controlPlane.registrationFunction;
     this.deregistrationFunction = controlPlane.deregistrationFunction;
     this.idleMetricFunction = controlPlane.idleMetricFunction;
@@ -181,6 +171,9 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
 
   private createGroup(props: GitHubRunnerFleetProps, settings: FleetSettings, subnets: ec2.SelectedSubnets): autoscaling.AutoScalingGroup {
     const group = new autoscaling.AutoScalingGroup(this, 'AutoScalingGroup', {
+      // A literal name keeps the control plane's configuration free of deploy-time values, so that it
+      // can be compressed for many fleets. Fleet names are unique (metrics and secrets are keyed on them).
+      autoScalingGroupName: literalGroupName(this.fleetName),
       vpc: props.vpc,
       vpcSubnets: { subnets: subnets.subnets },
       launchTemplate: this.launchTemplate,
@@ -208,7 +201,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
       // The function completes at once unless the runner is busy; then the sweep sends heartbeats.
       // Three sweeps long, so that a missed sweep does not let a busy runner's instance go.
-      heartbeatTimeout: Duration.seconds(Math.min(7200, Math.max(300, 3 * settings.sweepInterval.toSeconds()))),
+      heartbeatTimeout: Duration.seconds(Math.min(7200, Math.max(300, 3 * this.controlPlane.sweepInterval.toSeconds()))),
       defaultResult: autoscaling.DefaultResult.CONTINUE,
     });
     if (settings.warmPool) {
@@ -221,4 +214,9 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     }
     return group;
   }
+}
+
+/** The Auto Scaling group's name for a fleet with a literal name. */
+function literalGroupName(fleetName: string): string | undefined {
+  return Token.isUnresolved(fleetName) ? undefined : `github-runner-fleet-${fleetName}`;
 }

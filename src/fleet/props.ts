@@ -3,6 +3,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GitHubConnection } from '../github/connection';
 import { RunnerOperatingSystem } from '../instances/operating-system';
+import { GitHubRunnerControlPlane } from '../lifecycle/control-plane';
 
 /** How runners take jobs. */
 export enum RunnerMode {
@@ -94,8 +95,21 @@ export interface GitHubRunnerFleetProps {
   /** The VPC the runners run in. */
   readonly vpc: ec2.IVpc;
 
-  /** Where the runners register, and the credentials to do it. */
-  readonly github: GitHubConnection;
+  /**
+   * Where the runners register, and the credentials to do it. Fleets given the same connection object
+   * in one stack share one control plane (one runner listing per minute for all of them).
+   *
+   * @default - the connection of `controlPlane`; one of the two is required
+   */
+  readonly github?: GitHubConnection;
+
+  /**
+   * The control plane that registers and removes this fleet's runners and measures them. Pass one you
+   * created to choose its settings (sweep interval, webhook) or to share it explicitly.
+   *
+   * @default - the control plane of `github` in this stack, created on first use
+   */
+  readonly controlPlane?: GitHubRunnerControlPlane;
 
   /**
    * The runners' custom labels. A job runs on this fleet when its `runs-on` labels are all among these
@@ -262,14 +276,6 @@ export interface GitHubRunnerFleetProps {
    * @default Duration.hours(2)
    */
   readonly drainTimeout?: Duration;
-
-  /**
-   * How often the sweep removes runners without instances, orphaned secrets, and re-checks draining
-   * instances.
-   *
-   * @default Duration.minutes(5)
-   */
-  readonly sweepInterval?: Duration;
 
   /**
    * How long a runner or secret without an instance is left alone before the sweep removes it.

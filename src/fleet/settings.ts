@@ -45,7 +45,6 @@ export interface FleetSettings {
   readonly blockJobMetadataAccess: boolean;
   readonly launchTimeout: Duration;
   readonly drainTimeout: Duration;
-  readonly sweepInterval: Duration;
   readonly offlineGracePeriod: Duration;
   readonly warnings: FleetWarning[];
 }
@@ -71,7 +70,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
   const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
   const runnerGroupId = props.runnerGroupId ?? 1;
   wholeInRange('runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group');
-  if (props.github.repositoryName && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
+  if ((props.github ?? props.controlPlane?.github)?.repositoryName && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
     throw new Error('runnerGroupId/runnerGroupName apply to organization scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
   }
 
@@ -130,11 +129,6 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
   durationInRange('launchTimeout', launchTimeout, 60, 7200, 'a lifecycle hook heartbeat lasts 30 s to 2 h; give at least a minute for preparation');
   const drainTimeout = props.drainTimeout ?? Duration.hours(2);
   durationInRange('drainTimeout', drainTimeout, 0, 48 * 3600, 'a terminating instance can be held for at most 48 hours');
-  const sweepInterval = props.sweepInterval ?? Duration.minutes(5);
-  durationInRange('sweepInterval', sweepInterval, 60, 86_400, 'use whole minutes between 1 minute and 1 day');
-  if (sweepInterval.toSeconds() % 60 !== 0) {
-    throw new Error(`sweepInterval (${sweepInterval.toHumanString()}) must be whole minutes: an EventBridge schedule has minute resolution`);
-  }
   const offlineGracePeriod = props.offlineGracePeriod ?? Duration.minutes(15);
   durationInRange('offlineGracePeriod', offlineGracePeriod, 60, 14 * 86_400, 'use between 1 minute and 14 days');
 
@@ -162,7 +156,6 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
     blockJobMetadataAccess: props.blockJobMetadataAccess ?? true,
     launchTimeout,
     drainTimeout,
-    sweepInterval,
     offlineGracePeriod,
     warnings,
   };

@@ -1,115 +1,177 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Lazy, Names, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
-import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../contract';
+import { Construct, IConstruct } from 'constructs';
+import { encodeRuntimeConfig } from './runtime-config';
+import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys } from '../contract';
 import { DeregistrationFunction } from '../generated/deregistration-function';
 import { IdleMetricFunction } from '../generated/idle-metric-function';
 import { RegistrationFunction } from '../generated/registration-function';
 import { GitHubConnection } from '../github/connection';
-import { autoScalingGroupArnPattern, fleetGroupCondition, instanceSecretArnPattern } from '../instances/instance-role';
+import { autoScalingGroupArnPattern, instanceSecretArnPattern } from '../instances/instance-role';
 import { acknowledge, NAG_REASONS, nagArn } from '../nag';
 
-export interface FleetControlPlaneProps {
+/** Properties of a {@link GitHubRunnerControlPlane}. */
+export interface GitHubRunnerControlPlaneProps {
+  /** The GitHub connection (scope and credentials) every fleet of this control plane registers with. */
   readonly github: GitHubConnection;
-  readonly config: FleetRuntimeConfig;
-  readonly fleetName: string;
-  readonly secretPrefix: string;
-  readonly autoScalingGroupName: string;
-  readonly sweepInterval: Duration;
+
+  /**
+   * How often the deregistration function sweeps orphaned runners and secrets and re-checks instances
+   * held for a busy runner. Whole minutes.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly sweepInterval?: Duration;
 }
 
 /**
- * The three functions of a fleet, the EventBridge rules that invoke them, their dead-letter queue and
+ * The functions that serve every fleet of one GitHub connection: registration, deregistration (with
+ * the scheduled sweep) and the idle-runner metric, their EventBridge rules, their dead-letter queue and
  * their least-privilege grants.
+ *
+ * One control plane lists the connection's runners once per minute for all its fleets, and caches one
+ * GitHub App installation token: GitHub requests per minute do not grow with the number of fleets.
+ * Fleets given the same `GitHubConnection` object in one stack share a control plane created for them;
+ * create one yourself to choose its settings and pass it to each fleet as `controlPlane`.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const secret: secretsmanager.ISecret;
+ * const controlPlane = new GitHubRunnerControlPlane(this, 'Runners', {
+ *   github: GitHubConnection.organization('acme', { credentials: GitHubCredentials.fromAppSecret(secret) }),
+ * });
+ * new GitHubRunnerFleet(this, 'X64', { vpc, controlPlane, labels: ['linux', 'x64'] });
+ * new GitHubRunnerFleet(this, 'Arm64', { vpc, controlPlane, labels: ['linux', 'arm64'], instanceType: new ec2.InstanceType('m7g.large') });
  */
-export class FleetControlPlane extends Construct {
-  public readonly registrationFunction: lambda.Function;
-  public readonly deregistrationFunction: lambda.Function;
-  public readonly idleMetricFunction: lambda.Function;
-  /** Lifecycle and schedule events that could not be delivered after retries. */
-  public readonly deadLetterQueue: sqs.Queue;
+export class GitHubRunnerControlPlane extends Construct {
+  /**
+   * The control plane fleets with this connection share in the stack of `scope`, created on first use.
+   *
+   * @param scope any construct of the stack
+   * @param github the connection
+   */
+  public static forConnection(scope: IConstruct, github: GitHubConnection): GitHubRunnerControlPlane {
+    const stack = Stack.of(scope);
+    const existing = stack.node.children.find((c): c is GitHubRunnerControlPlane =>
+      c instanceof GitHubRunnerControlPlane && c.github === github && c.sharedByConnection);
+    if (existing) {
+      return existing;
+    }
+    const count = stack.node.children.filter((c) => c instanceof GitHubRunnerControlPlane).length;
+    const plane = new GitHubRunnerControlPlane(stack, count === 0 ? 'GitHubRunnerControlPlane' : `GitHubRunnerControlPlane${count + 1}`, { github });
+    plane.sharedByConnection = true;
+    return plane;
+  }
 
-  constructor(scope: Construct, id: string, props: FleetControlPlaneProps) {
+  /** The GitHub connection of every fleet of this control plane. */
+  public readonly github: GitHubConnection;
+  /** How often the sweep runs. */
+  public readonly sweepInterval: Duration;
+  /** Registers runners for instances going into service. */
+  public readonly registrationFunction: lambda.IFunction;
+  /** Removes runners of terminating instances; sweeps orphans. */
+  public readonly deregistrationFunction: lambda.IFunction;
+  /** Publishes the idle, busy and offline runner counts of every fleet every minute. */
+  public readonly idleMetricFunction: lambda.IFunction;
+  /** Lifecycle and schedule events the functions could not take after retries. */
+  public readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * The value of the `github-runner-fleet:control-plane` tag on the Auto Scaling groups of this control
+   * plane's fleets; the functions may complete lifecycle actions only on groups carrying it.
+   */
+  public readonly controlPlaneId: string;
+
+  private sharedByConnection = false;
+  private readonly fleets: FleetRuntimeEntry[] = [];
+  private readonly launchRule: events.Rule;
+  private readonly terminateRule: events.Rule;
+  private readonly writeSecrets: iam.PolicyStatement;
+  private readonly deleteSecrets: iam.PolicyStatement;
+  private readonly githubConfig: GitHubRuntimeConfig;
+
+  constructor(scope: Construct, id: string, props: GitHubRunnerControlPlaneProps) {
     super(scope, id);
-    const environment = { [ENV_FLEET_CONFIG]: Stack.of(this).toJsonString(props.config) };
+    if (!props || !props.github) {
+      throw new Error('GitHubRunnerControlPlane: github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...)');
+    }
+    this.github = props.github;
+    this.sweepInterval = props.sweepInterval ?? Duration.minutes(5);
+    validateSweepInterval(this.sweepInterval);
+    this.controlPlaneId = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
+    this.githubConfig = {
+      scope: props.github.repositoryName ? 'repository' : 'organization',
+      owner: props.github.owner,
+      repo: props.github.repositoryName,
+      apiUrl: props.github.apiUrl,
+      secretArn: props.github.credentials.secret.secretArn,
+      auth: props.github.credentials.authType === 'app' ? 'app' : 'token',
+    };
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+    const deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    this.deadLetterQueue = deadLetterQueue;
 
-    const functionProps = (description: string, timeout: Duration) => ({
+    const environment = {
+      [ENV_FLEET_CONFIG]: Lazy.string({ produce: () => encodeRuntimeConfig(this, { version: 1, github: this.githubConfig, fleets: this.fleets }) }),
+    };
+    const functionProps = (name: string, description: string, timeout: Duration) => ({
       description,
       timeout,
       memorySize: 256,
       environment,
       architecture: lambda.Architecture.ARM_64,
-      logGroup: new logs.LogGroup(this, `${description.split(':')[0]}Logs`, { retention: logs.RetentionDays.ONE_MONTH }),
+      logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH }),
     });
-    this.registrationFunction = new RegistrationFunction(this, 'RegistrationFunction',
-      functionProps('Registration: registers a runner for an instance going into service', Duration.minutes(1)));
-    this.deregistrationFunction = new DeregistrationFunction(this, 'DeregistrationFunction',
-      functionProps('Deregistration: removes runners of terminating instances and sweeps orphans', Duration.minutes(5)));
-    this.idleMetricFunction = new IdleMetricFunction(this, 'IdleMetricFunction',
-      functionProps('IdleMetric: publishes idle, busy and offline runner counts', Duration.minutes(1)));
+    const registration = new RegistrationFunction(this, 'RegistrationFunction',
+      functionProps('Registration', 'Registration: registers a runner for an instance going into service', Duration.minutes(1)));
+    const deregistration = new DeregistrationFunction(this, 'DeregistrationFunction',
+      functionProps('Deregistration', 'Deregistration: removes runners of terminating instances and sweeps orphans', Duration.minutes(5)));
+    const idleMetric = new IdleMetricFunction(this, 'IdleMetricFunction',
+      functionProps('IdleMetric', 'IdleMetric: publishes idle, busy and offline runner counts', Duration.minutes(1)));
+    this.registrationFunction = registration;
+    this.deregistrationFunction = deregistration;
+    this.idleMetricFunction = idleMetric;
 
-    for (const fn of [this.registrationFunction, this.deregistrationFunction, this.idleMetricFunction]) {
+    for (const fn of [registration, deregistration, idleMetric]) {
       props.github.credentials.secret.grantRead(fn);
     }
-    this.grantRegistration(props);
-    this.grantDeregistration(props);
-    this.addRules(props);
+    const groupCondition = { StringEquals: { [`autoscaling:ResourceTag/${TagKeys.CONTROL_PLANE}`]: this.controlPlaneId } };
 
-    acknowledge(this.deadLetterQueue, [['AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge targets; a dead-letter queue needs none of its own.']]);
-    acknowledge(this, [
-      ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', NAG_REASONS.lambdaBasicRole],
-      ['AwsSolutions-L1', NAG_REASONS.nodeRuntime],
-      [`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${props.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix],
-      [`AwsSolutions-IAM5[Resource::${nagArn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')}]`, NAG_REASONS.groupPattern],
-      ['AwsSolutions-IAM5[Resource::*]', NAG_REASONS.describeStar],
-    ]);
-  }
-
-  private grantRegistration(props: FleetControlPlaneProps): void {
-    const fn = this.registrationFunction;
-    fn.addToRolePolicy(new iam.PolicyStatement({
+    // Per-fleet secret prefixes are added to these statements as fleets join.
+    this.writeSecrets = new iam.PolicyStatement({
       sid: 'WriteInstanceSecrets',
       actions: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
-      resources: [instanceSecretArnPattern(props.secretPrefix)],
-    }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
+    });
+    registration.addToRolePolicy(this.writeSecrets);
+    registration.addToRolePolicy(new iam.PolicyStatement({
       sid: 'CompleteLaunchActions',
       actions: ['autoscaling:CompleteLifecycleAction'],
       resources: [autoScalingGroupArnPattern()],
-      conditions: fleetGroupCondition(props.fleetName),
+      conditions: groupCondition,
     }));
-  }
 
-  private grantDeregistration(props: FleetControlPlaneProps): void {
-    const fn = this.deregistrationFunction;
-    fn.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'DeleteInstanceSecrets',
-      actions: ['secretsmanager:DeleteSecret'],
-      resources: [instanceSecretArnPattern(props.secretPrefix)],
-    }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
+    this.deleteSecrets = new iam.PolicyStatement({ sid: 'DeleteInstanceSecrets', actions: ['secretsmanager:DeleteSecret'] });
+    deregistration.addToRolePolicy(this.deleteSecrets);
+    deregistration.addToRolePolicy(new iam.PolicyStatement({
       sid: 'ListInstanceSecrets',
       actions: ['secretsmanager:ListSecrets'],
       resources: ['*'],
     }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
+    deregistration.addToRolePolicy(new iam.PolicyStatement({
       sid: 'CompleteTerminateActions',
       actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
       resources: [autoScalingGroupArnPattern()],
-      conditions: fleetGroupCondition(props.fleetName),
+      conditions: groupCondition,
     }));
-    fn.addToRolePolicy(new iam.PolicyStatement({
+    deregistration.addToRolePolicy(new iam.PolicyStatement({
       sid: 'DescribeGroupInstances',
       actions: [
         'autoscaling:DescribeAutoScalingGroups',
@@ -119,43 +181,82 @@ export class FleetControlPlane extends Construct {
       ],
       resources: ['*'],
     }));
-  }
 
-  private addRules(props: FleetControlPlaneProps): void {
     const target = (fn: lambda.IFunction) => new targets.LambdaFunction(fn, {
-      deadLetterQueue: this.deadLetterQueue,
+      deadLetterQueue,
       retryAttempts: 4,
       maxEventAge: Duration.hours(1),
     });
-
-    new events.Rule(this, 'LaunchRule', {
-      description: `Instances of ${props.fleetName} going into service: register a runner`,
-      eventPattern: {
-        source: ['aws.autoscaling'],
-        detailType: ['EC2 Instance-launch Lifecycle Action'],
-        // Launches into the warm pool are prepared and completed by the instance itself.
-        detail: { AutoScalingGroupName: [props.autoScalingGroupName], Destination: ['AutoScalingGroup'] },
-      },
-      targets: [target(this.registrationFunction)],
+    // The group names are added to both patterns as fleets join.
+    this.launchRule = new events.Rule(this, 'LaunchRule', {
+      description: 'Runner instances going into service: register a runner',
+      eventPattern: { source: ['aws.autoscaling'], detailType: ['EC2 Instance-launch Lifecycle Action'] },
+      targets: [target(registration)],
     });
-    new events.Rule(this, 'TerminateRule', {
-      description: `Instances of ${props.fleetName} terminating or returning to the warm pool: remove the runner`,
-      eventPattern: {
-        source: ['aws.autoscaling'],
-        detailType: ['EC2 Instance-terminate Lifecycle Action'],
-        detail: { AutoScalingGroupName: [props.autoScalingGroupName] },
-      },
-      targets: [target(this.deregistrationFunction)],
+    this.terminateRule = new events.Rule(this, 'TerminateRule', {
+      description: 'Runner instances terminating or returning to the warm pool: remove the runner',
+      eventPattern: { source: ['aws.autoscaling'], detailType: ['EC2 Instance-terminate Lifecycle Action'] },
+      targets: [target(deregistration)],
     });
     new events.Rule(this, 'SweepSchedule', {
-      description: `Sweep of ${props.fleetName}: orphaned runners and secrets, draining instances`,
-      schedule: events.Schedule.rate(props.sweepInterval),
-      targets: [target(this.deregistrationFunction)],
+      description: 'Sweep of runner fleets: orphaned runners and secrets, draining instances',
+      schedule: events.Schedule.rate(this.sweepInterval),
+      targets: [target(deregistration)],
     });
     new events.Rule(this, 'IdleMetricSchedule', {
-      description: `Idle, busy and offline runners of ${props.fleetName}, every minute`,
+      description: 'Idle, busy and offline runners of every fleet, every minute',
       schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [target(this.idleMetricFunction)],
+      targets: [target(idleMetric)],
     });
+
+    this.node.addValidation({
+      validate: () => this.fleets.length === 0
+        ? [`GitHubRunnerControlPlane ${this.node.path} serves no fleet: pass it to a GitHubRunnerFleet as controlPlane, or remove it`]
+        : [],
+    });
+    acknowledge(deadLetterQueue, [['AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge targets; a dead-letter queue needs none of its own.']]);
+    acknowledge(this, [
+      ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', NAG_REASONS.lambdaBasicRole],
+      ['AwsSolutions-L1', NAG_REASONS.nodeRuntime],
+      [`AwsSolutions-IAM5[Resource::${nagArn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')}]`, NAG_REASONS.groupPattern],
+      ['AwsSolutions-IAM5[Resource::*]', NAG_REASONS.describeStar],
+    ]);
+  }
+
+  /** The names of the fleets this control plane serves. */
+  public get fleetNames(): string[] {
+    return this.fleets.map((f) => f.name);
+  }
+
+  /**
+   * Adds a fleet: its lifecycle events, its secrets and its runners become this control plane's.
+   * Called by `GitHubRunnerFleet`.
+   *
+   * @internal
+   */
+  public _addFleet(entry: FleetRuntimeEntry): void {
+    if (!Token.isUnresolved(entry.name) && this.fleets.some((f) => f.name === entry.name)) {
+      throw new Error(`fleetName ${JSON.stringify(entry.name)} is used by two fleets of the control plane ${this.node.path}: give each fleet its own fleetName`);
+    }
+    this.fleets.push(entry);
+    this.launchRule.addEventPattern({
+      // Launches into the warm pool are prepared and completed by the instance itself.
+      detail: { AutoScalingGroupName: [entry.autoScalingGroupName], Destination: ['AutoScalingGroup'] },
+    });
+    this.terminateRule.addEventPattern({ detail: { AutoScalingGroupName: [entry.autoScalingGroupName] } });
+    this.writeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
+    this.deleteSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
+    acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);
   }
 }
+
+function validateSweepInterval(sweepInterval: Duration): void {
+  if (Token.isUnresolved(sweepInterval.toSeconds({ integral: false }))) {
+    return;
+  }
+  const seconds = sweepInterval.toSeconds({ integral: false });
+  if (seconds < 60 || seconds > 86_400 || seconds % 60 !== 0) {
+    throw new Error(`sweepInterval (${sweepInterval.toHumanString()}) must be whole minutes between 1 minute and 1 day: an EventBridge schedule has minute resolution`);
+  }
+}
+

@@ -193,11 +193,11 @@ describe('GitHubRunnerFleet: the functions and rules', () => {
       EventPattern: {
         'source': ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-launch Lifecycle Action'],
-        'detail': { AutoScalingGroupName: [{ Ref: Match.anyValue() }], Destination: ['AutoScalingGroup'] },
+        'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64'], Destination: ['AutoScalingGroup'] },
       },
     });
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': ['EC2 Instance-terminate Lifecycle Action'], 'detail': { AutoScalingGroupName: [{ Ref: Match.anyValue() }] } },
+      EventPattern: { 'detail-type': ['EC2 Instance-terminate Lifecycle Action'], 'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64'] } },
     });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
@@ -328,7 +328,6 @@ describe('GitHubRunnerFleet: bad input', () => {
     [{ scaling: { scaleInEvaluationPeriods: 0 } }, 'scaling.scaleInEvaluationPeriods (0) must be a whole number'],
     [{ launchTimeout: Duration.seconds(20) }, 'launchTimeout (20 seconds) is out of range'],
     [{ drainTimeout: Duration.hours(49) }, 'drainTimeout (2 days 1 hour) is out of range'],
-    [{ sweepInterval: Duration.seconds(90) }, 'sweepInterval (1 minute 30 seconds) must be whole minutes'],
     [{ runnerGroupId: 0 }, 'runnerGroupId (0) must be a whole number from 1'],
     [{ warmPool: { poolState: autoscaling.PoolState.HIBERNATED }, instanceType: new ec2.InstanceType('m7g.large') },
       'warmPool.poolState is HIBERNATED but instanceType (m7g.large) cannot hibernate'],

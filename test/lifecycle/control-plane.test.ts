@@ -1,0 +1,216 @@
+import { gunzipSync } from 'zlib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet } from '../../src';
+import { ENV_FLEET_CONFIG, FleetRuntimeConfig, FleetRuntimeEntry, TagKeys } from '../../src/contract';
+import { testStack } from '../fleet/helpers';
+
+/** The configuration each function receives, with the fleets decompressed when they travel gzipped. */
+function configsOf(template: Template): FleetRuntimeConfig[] {
+  return Object.values(template.findResources('AWS::Lambda::Function'))
+    .map((f: any) => f.Properties.Environment?.Variables?.[ENV_FLEET_CONFIG])
+    .filter((v) => v !== undefined)
+    .map((v) => {
+      const text = typeof v === 'string' ? v : v['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+      const parsed = JSON.parse(text);
+      if (parsed.fleetsGzip) {
+        return { ...parsed, fleets: JSON.parse(gunzipSync(Buffer.from(parsed.fleetsGzip, 'base64')).toString('utf8')) };
+      }
+      return parsed;
+    });
+}
+
+function twoFleets(options: { explicit?: boolean } = {}) {
+  const ctx = testStack();
+  const controlPlane = options.explicit ? new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github }) : undefined;
+  const x64 = new GitHubRunnerFleet(ctx.stack, 'X64', {
+    vpc: ctx.vpc, github: controlPlane ? undefined : ctx.github, controlPlane, labels: ['linux', 'x64'], fleetName: 'linux-x64',
+  });
+  const arm64 = new GitHubRunnerFleet(ctx.stack, 'Arm64', {
+    vpc: ctx.vpc,
+    github: controlPlane ? undefined : ctx.github,
+    controlPlane,
+    labels: ['linux', 'arm64'],
+    fleetName: 'linux-arm64',
+    instanceType: new ec2.InstanceType('m7g.large'),
+  });
+  return { ...ctx, x64, arm64, template: Template.fromStack(ctx.stack) };
+}
+
+describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () => {
+  test('two fleets with one connection object share one control plane: three functions, one configuration with both fleets', () => {
+    const { template, x64, arm64 } = twoFleets();
+    expect(x64.controlPlane).toBe(arm64.controlPlane);
+    expect(x64.registrationFunction).toBe(arm64.registrationFunction);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    const configs = configsOf(template);
+    expect(configs).toHaveLength(3);
+    for (const config of configs) {
+      expect(config.fleets.map((f) => f.name)).toEqual(['linux-x64', 'linux-arm64']);
+      expect(config.fleets.map((f) => f.autoScalingGroupName)).toEqual(['github-runner-fleet-linux-x64', 'github-runner-fleet-linux-arm64']);
+    }
+    template.resourceCountIs('AWS::Events::Rule', 4);
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+  });
+
+  test('an explicit control plane serves the fleets it is given', () => {
+    const { template, x64, stack } = twoFleets({ explicit: true });
+    expect(x64.controlPlane.node.path).toBe('TestStack/Runners');
+    expect(x64.controlPlane.fleetNames).toEqual(['linux-x64', 'linux-arm64']);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    expect(stack.node.tryFindChild('GitHubRunnerControlPlane')).toBeUndefined();
+  });
+
+  test('two connections get two control planes', () => {
+    const ctx = testStack();
+    const other = GitHubConnection.organization('other', { credentials: GitHubCredentials.fromAppSecret(ctx.secret) });
+    const a = new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'a' });
+    const b = new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: other, labels: ['b'], fleetName: 'b' });
+    expect(a.controlPlane).not.toBe(b.controlPlane);
+    expect(b.controlPlane.node.id).toBe('GitHubRunnerControlPlane2');
+    Template.fromStack(ctx.stack).resourceCountIs('AWS::Lambda::Function', 6);
+  });
+
+  test('lifecycle rules match the groups of every fleet; launches only into service', () => {
+    const { template } = twoFleets();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'source': ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-launch Lifecycle Action'],
+        'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64', 'github-runner-fleet-linux-arm64'], Destination: ['AutoScalingGroup'] },
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'source': ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+        'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64', 'github-runner-fleet-linux-arm64'] },
+      },
+    });
+  });
+
+  test('the groups carry the control plane tag, and lifecycle actions are allowed only on groups carrying it', () => {
+    const { template, x64 } = twoFleets();
+    const id = x64.controlPlane.controlPlaneId;
+    expect(id).toMatch(/^TestStack-GitHubRunnerControlPlane/);
+    const groups = Object.values(template.findResources('AWS::AutoScaling::AutoScalingGroup'));
+    expect(groups).toHaveLength(2);
+    for (const group of groups) {
+      expect(group.Properties.Tags).toContainEqual({ Key: TagKeys.CONTROL_PLANE, Value: id, PropagateAtLaunch: false });
+    }
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+      .filter((s: any) => [s.Action].flat().includes('autoscaling:CompleteLifecycleAction') && s.Sid?.startsWith('Complete'));
+    expect(statements.map((s: any) => s.Sid).sort()).toEqual(['CompleteLaunchActions', 'CompleteTerminateActions']);
+    for (const s of statements) {
+      expect(s.Condition).toEqual({ StringEquals: { [`autoscaling:ResourceTag/${TagKeys.CONTROL_PLANE}`]: id } });
+    }
+  });
+
+  test('secrets may be written and deleted under every fleet\'s prefix, and no other', () => {
+    const { template } = twoFleets();
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+      .filter((s: any) => ['WriteInstanceSecrets', 'DeleteInstanceSecrets'].includes(s.Sid));
+    expect(statements).toHaveLength(2);
+    for (const s of statements) {
+      const suffixes = s.Resource.map((r: any) => r['Fn::Join'][1].at(-1));
+      expect(suffixes).toEqual([':secret:github-runner-fleet/linux-x64/*', ':secret:github-runner-fleet/linux-arm64/*']);
+    }
+  });
+
+  test('the terminate hook lasts three sweeps of the control plane', () => {
+    const ctx = testStack();
+    const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, sweepInterval: Duration.minutes(10) });
+    new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, controlPlane, labels: ['linux'] });
+    const template = Template.fromStack(ctx.stack);
+    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { LifecycleHookName: 'github-runner-fleet-terminate', HeartbeatTimeout: 1800 });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+  });
+});
+
+describe('GitHubRunnerControlPlane: many fleets', () => {
+  function manyFleets(count: number, labels: (i: number) => string[] = (i) => ['linux', 'x64', `pool-${i}`]) {
+    const ctx = testStack();
+    const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github });
+    for (let i = 0; i < count; i++) {
+      new GitHubRunnerFleet(ctx.stack, `Fleet${i}`, { vpc: ctx.vpc, controlPlane, labels: labels(i), fleetName: `fleet-${i}` });
+    }
+    return { ...ctx, controlPlane };
+  }
+
+  test('20 fleets fit: their configuration travels gzipped and holds every fleet', () => {
+    const { stack } = manyFleets(20);
+    const template = Template.fromStack(stack);
+    const raw = Object.values(template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables[ENV_FLEET_CONFIG];
+    const text = raw['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    expect(JSON.parse(text)).toEqual(expect.objectContaining({ fleetsGzip: expect.any(String) }));
+    expect(text.length).toBeLessThan(4096 - 256);
+    const fleets: FleetRuntimeEntry[] = configsOf(template)[0].fleets;
+    expect(fleets.map((f) => f.name)).toEqual(Array.from({ length: 20 }, (_, i) => `fleet-${i}`));
+    expect(fleets[7].labels).toEqual(['linux', 'x64', 'pool-7', 'fleet-fleet-7']);
+  });
+
+  test('a single small fleet travels as plain JSON', () => {
+    const { stack } = manyFleets(1);
+    const text = JSON.stringify(Template.fromStack(stack).toJSON());
+    expect(text).not.toContain('fleetsGzip');
+    expect(configsOf(Template.fromStack(stack))[0].fleets).toHaveLength(1);
+  });
+
+  test('fails when even the gzipped configuration exceeds Lambda\'s 4 KB of environment', () => {
+    // Random-looking labels do not compress.
+    const noise = (i: number) => Array.from({ length: 8 }, (_, j) => ((i * 7919 + j * 104729) ** 3 % 1e12).toString(36).padStart(8, 'q'));
+    const { stack } = manyFleets(60, noise);
+    expect(() => Template.fromStack(stack)).toThrow(/the 60 fleets of control plane TestStack\/Runners need about \d+ bytes of Lambda environment \(the limit is 4096\): split the fleets over two GitHubRunnerControlPlane constructs/);
+  });
+});
+
+describe('GitHubRunnerControlPlane: bad input', () => {
+  test('fails without github', () => {
+    const stack = new Stack(new App(), 'S');
+    expect(() => new GitHubRunnerControlPlane(stack, 'Runners', {} as any)).toThrow('GitHubRunnerControlPlane: github is missing');
+  });
+
+  test.each([
+    [Duration.seconds(90), 'sweepInterval (1 minute 30 seconds) must be whole minutes between 1 minute and 1 day'],
+    [Duration.seconds(30), 'sweepInterval (30 seconds) must be whole minutes between 1 minute and 1 day'],
+    [Duration.days(2), 'sweepInterval (2 days) must be whole minutes between 1 minute and 1 day'],
+  ])('fails for sweepInterval %s', (sweepInterval, message) => {
+    const ctx = testStack();
+    expect(() => new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, sweepInterval })).toThrow(message);
+  });
+
+  test('fails at synth when a control plane serves no fleet', () => {
+    const ctx = testStack();
+    new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github });
+    expect(() => Template.fromStack(ctx.stack)).toThrow(/GitHubRunnerControlPlane TestStack\/Runners serves no fleet: pass it to a GitHubRunnerFleet as controlPlane, or remove it/);
+  });
+
+  test('fails when two fleets of one control plane have the same name', () => {
+    const ctx = testStack();
+    new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'linux' });
+    expect(() => new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: ctx.github, labels: ['b'], fleetName: 'linux' }))
+      .toThrow(/fleetName "linux" is used by two fleets of the control plane TestStack\/GitHubRunnerControlPlane: give each fleet its own fleetName/);
+  });
+
+  test('fails without github and controlPlane', () => {
+    const ctx = testStack();
+    expect(() => new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, labels: ['a'] })).toThrow(/github is missing: pass GitHubConnection.organization/);
+  });
+
+  test('fails when github and controlPlane name different connections', () => {
+    const ctx = testStack();
+    const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github });
+    const other = GitHubConnection.organization('other', { credentials: GitHubCredentials.fromAppSecret(ctx.secret) });
+    expect(() => new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: other, controlPlane, labels: ['a'] }))
+      .toThrow('github and controlPlane (TestStack/Runners) name different GitHub connections');
+  });
+});
+
+test('the group is named after the fleet', () => {
+  const { template } = twoFleets();
+  template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: 'github-runner-fleet-linux-x64' });
+  template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: Match.exact('github-runner-fleet-linux-arm64') });
+});
