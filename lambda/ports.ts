@@ -45,6 +45,13 @@ export interface GitHubPort {
   generateJitConfig(request: JitConfigRequest): Promise<JitConfig>;
   createRegistrationToken(): Promise<RegistrationToken>;
   deleteRunner(runnerId: number): Promise<DeleteRunnerOutcome>;
+  /**
+   * Where a workflow job stands (`GET /repos/{owner}/{repo}/actions/jobs/{job_id}`): reconciles the
+   * webhook's view when a delivery was lost. `not-found` when the job or repository is gone or unreadable.
+   */
+  getJobStatus(repository: string, jobId: number): Promise<JobStatus | 'not-found'>;
+  /** The core rate limit as of the last answer, when one has been seen. */
+  rateLimit?(): { readonly remaining: number; readonly limit: number } | undefined;
   /** The URL `config.sh --url` takes: the organization's or repository's page on the GitHub host. */
   registrationUrl(): string;
 }
@@ -145,8 +152,15 @@ export interface SecretsPort {
 }
 
 /** Counters and gauges, per fleet. Implemented with Powertools Metrics (EMF) in production. */
+export interface MetricOptions {
+  /** @default 'Count' */
+  readonly unit?: 'Count' | 'Seconds';
+  /** Stored at 1-second resolution, for alarms with 10-second periods. @default false */
+  readonly highResolution?: boolean;
+}
+
 export interface MetricsPort {
-  add(name: string, fleet: string, value: number): void;
+  add(name: string, fleet: string, value: number, options?: MetricOptions): void;
   /** Sends everything added so far. */
   flush(): void | Promise<void>;
 }

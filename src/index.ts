@@ -4,3 +4,4 @@ export * from './github/connection';
 export * from './github/credentials';
 export * from './instances/operating-system';
 export * from './lifecycle/control-plane';
+export { RunnerWebhookOptions, WebhookEndpointType } from './lifecycle/webhook';

@@ -36,10 +36,13 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
     .map(([, g]) => (g.Properties?.Tags ?? []).find((t: any) => t.Key === 'github-runner-fleet:control-plane')?.Value));
   lines.push(
     `Control planes: ${planTags.size} (one runner listing per minute for all the fleets of a GitHub connection)`,
+    `Webhook: ${ofType('AWS::Lambda::Url').length + ofType('AWS::ApiGatewayV2::Route').length > 0
+      ? `workflow_job endpoint, job table ${ofType('AWS::DynamoDB::Table').length}, demand alarms ${ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties?.MetricName === 'RunnerDemand').map(([, a]) => `${a.Properties?.Period}s`).join(', ')}`
+      : 'none (scaling on the idle-runner metric alone)'}`,
     `Functions (${functions.length}): ${functions.map(([, f]) => `${f.Properties?.Runtime}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`,
     `EventBridge rules: ${ofType('AWS::Events::Rule').length}, alarms: ${ofType('AWS::CloudWatch::Alarm').length}, `
     + `step policies: ${ofType('AWS::AutoScaling::ScalingPolicy').length}, dead-letter queues: ${ofType('AWS::SQS::Queue').length}`,
-    `Secrets: ${ofType('AWS::SecretsManager::Secret').length} for the GitHub credentials; one per runner instance is created at run time`,
+    `Secrets: ${ofType('AWS::SecretsManager::Secret').length} (GitHub credentials, webhook); one per runner instance is created at run time`,
   );
   return lines.join('\n');
 }

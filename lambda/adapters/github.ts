@@ -1,6 +1,6 @@
 import type { GitHubRuntimeConfig } from '../../src/contract';
 import type {
-  DeleteRunnerOutcome, GitHubPort, GitHubRunner, JitConfig, JitConfigRequest, LoggerPort, RegistrationToken,
+  DeleteRunnerOutcome, GitHubPort, GitHubRunner, JitConfig, JitConfigRequest, JobStatus, LoggerPort, RegistrationToken,
 } from '../ports';
 import { GitHubError } from '../ports';
 import { buildGitHubClient, GitHubClient, RateLimitInfo } from './github-client';
@@ -50,11 +50,17 @@ let clients = 0;
 export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPortOptions): GitHubPort {
   const remaining = options.remainingTimeMs;
   const reserve = options.reserveMs ?? 5000;
+  let coreLimit: RateLimitInfo | undefined;
   const settings = {
     apiUrl: config.apiUrl.replace(/\/+$/, ''),
     logger: options.logger,
     now: options.now ?? (() => new Date()),
-    onRateLimit: options.onRateLimit,
+    onRateLimit: (info: RateLimitInfo) => {
+      if (info.resource === 'core') {
+        coreLimit = info;
+      }
+      options.onRateLimit?.(info);
+    },
     retries: options.retries ?? 2,
     retryBaseMs: options.retryBaseMs ?? 1000,
     requestTimeoutMs: options.requestTimeoutMs ?? 8000,
@@ -169,8 +175,29 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
       return status === 422 ? 'busy' : undefined;
     }),
 
+    getJobStatus: (repository: string, jobId: number) => call(async (o): Promise<JobStatus | 'not-found'> => {
+      const [owner, repo] = repository.split('/');
+      const response = await o.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: jobId });
+      const status = (response.data as { status?: unknown }).status;
+      // queued, waiting, pending and requested all still wait for a runner.
+      if (status === 'in_progress' || status === 'completed') {
+        return status;
+      }
+      return 'queued';
+    }, (error) => {
+      // A job (or repository) the credentials cannot see is as good as gone for the demand signal.
+      const status = (error as { status?: number }).status;
+      return failedRequest(error).method === 'GET' && (status === 404 || status === 403) && isJobRequest(error) ? 'not-found' : undefined;
+    }),
+
+    rateLimit: () => coreLimit && { remaining: coreLimit.remaining, limit: coreLimit.limit },
+
     registrationUrl: () => webUrl,
   };
+}
+
+function isJobRequest(error: unknown): boolean {
+  return /\/actions\/jobs\/\d+$/.test(failedRequest(error).path ?? '');
 }
 
 type RunnerScope =

@@ -1,12 +1,16 @@
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createAutoScalingClient, createAutoScalingPort } from './auto-scaling';
 import { createGitHubPort, GitHubPortOptions } from './github';
+import { toHttpResponse, toWebhookRequest } from './http';
+import { createDynamoDbClient, createJobStore } from './job-store';
 import { createLogger, createMetrics, FleetLogger } from './powertools';
 import { environmentFromContext, unpackFleetConfig } from './runtime';
 import { createSecretsManagerClient, createSecretsPort, readSecretString } from './secrets';
-import { ENV_FLEET_CONFIG } from '../../src/contract';
+import { createSignatureVerifier } from './webhook-signature';
+import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../../src/contract';
 import { parseFleetConfig } from '../core/config';
 import type { HandlerDeps } from '../handlers/deps';
+import { createWebhookHandler } from '../handlers/webhook';
 
 /** Everything but the environment, which needs the first invocation's context (the account id). */
 export type ColdStartDeps = Omit<HandlerDeps, 'environment'>;
@@ -36,13 +40,7 @@ export interface ColdStartOptions {
  */
 export function coldStart(options: ColdStartOptions = {}): ColdStartDeps {
   const logger = options.logger ?? createLogger();
-  let config;
-  try {
-    config = parseFleetConfig(unpackFleetConfig((options.env ?? process.env)[ENV_FLEET_CONFIG]));
-  } catch (error) {
-    logger.error('Invalid fleet configuration: the function cannot start', { error: (error as Error).message });
-    throw error;
-  }
+  const config = loadConfig(options.env ?? process.env, logger);
   const secretsClient = createSecretsManagerClient();
   const github = createGitHubPort(config.github, {
     ...options.github,
@@ -58,6 +56,49 @@ export function coldStart(options: ColdStartOptions = {}): ColdStartDeps {
     secrets: createSecretsPort(secretsClient),
     metrics: createMetrics(),
     logger,
+    jobs: config.webhook ? createJobStore(createDynamoDbClient(), config.webhook.tableName) : undefined,
+  };
+}
+
+/** The configuration, parsed and validated; a bad one is logged and fails the cold start. */
+function loadConfig(env: Record<string, string | undefined>, logger: FleetLogger): FleetRuntimeConfig {
+  try {
+    return parseFleetConfig(unpackFleetConfig(env[ENV_FLEET_CONFIG]));
+  } catch (error) {
+    logger.error('Invalid fleet configuration: the function cannot start', { error: (error as Error).message });
+    throw error;
+  }
+}
+
+/**
+ * The webhook endpoint's Lambda handler (a Function URL or an HTTP API, payload 2.0): built at cold
+ * start, with the webhook secret read on the first delivery and cached.
+ */
+export function webhookLambdaHandler(
+  options: Pick<ColdStartOptions, 'env'> & { readonly now?: () => Date } = {},
+): (event: APIGatewayProxyEventV2, context?: Partial<Context>) => Promise<APIGatewayProxyStructuredResultV2> {
+  const logger = createLogger();
+  const config = loadConfig(options.env ?? process.env, logger);
+  const webhook = config.webhook;
+  if (!webhook) {
+    const message = 'RUNNER_FLEET_CONFIG has no webhook section: this function runs only for a control plane with a webhook';
+    logger.error(message);
+    throw new Error(message);
+  }
+  const secretsClient = createSecretsManagerClient();
+  const handle = createWebhookHandler({
+    config,
+    jobs: createJobStore(createDynamoDbClient(), webhook.tableName),
+    verifier: createSignatureVerifier({ readSecret: () => readSecretString(secretsClient, webhook.secretArn) }),
+    metrics: createMetrics(),
+    logger,
+    now: options.now,
+  });
+  return async (event, context) => {
+    if (context?.awsRequestId && context.functionName) {
+      logger.powertools.addContext(context as Context);
+    }
+    return toHttpResponse(await handle(toWebhookRequest(event)));
   };
 }
 

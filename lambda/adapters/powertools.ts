@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricResolution, Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DIMENSION_FLEET, METRIC_NAMESPACE } from '../../src/contract';
 import type { LoggerPort, MetricsPort } from '../ports';
 
@@ -89,8 +89,9 @@ export function createMetrics(options: { readonly namespace?: string } = {}): Me
     return metrics;
   };
   return {
-    add(name, fleet, value) {
-      forFleet(fleet).addMetric(name, MetricUnit.Count, value);
+    add(name, fleet, value, metricOptions = {}) {
+      const unit = metricOptions.unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.Count;
+      forFleet(fleet).addMetric(name, unit, value, metricOptions.highResolution ? MetricResolution.High : MetricResolution.Standard);
       pending.add(fleet);
     },
     flush() {

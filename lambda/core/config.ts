@@ -1,4 +1,4 @@
-import type { FleetRuntimeConfig, FleetRuntimeEntry, GitHubRuntimeConfig } from '../../src/contract';
+import type { FleetRuntimeConfig, FleetRuntimeEntry, GitHubRuntimeConfig, WebhookRuntimeConfig } from '../../src/contract';
 
 /** The runtime configuration is unusable; `problems` lists every field that is wrong. */
 export class ConfigError extends Error {
@@ -33,10 +33,11 @@ export function parseFleetConfig(raw: string | undefined): FleetRuntimeConfig {
   }
   const github = parseGitHub(data.github, problems);
   const fleets = parseFleets(data.fleets, problems);
+  const webhook = data.webhook === undefined ? undefined : parseWebhook(data.webhook, problems);
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
-  return { version: 1, github: github!, fleets };
+  return { version: 1, github: github!, fleets, ...(webhook ? { webhook } : {}) };
 }
 
 function parseGitHub(value: unknown, problems: string[]): GitHubRuntimeConfig | undefined {
@@ -121,8 +122,30 @@ function parseFleets(value: unknown, problems: string[]): FleetRuntimeEntry[] {
       secretPrefix,
       offlineGraceSeconds: wholeNumber(entry.offlineGraceSeconds, `${at}.offlineGraceSeconds`, 0, problems),
       drainTimeoutSeconds: wholeNumber(entry.drainTimeoutSeconds, `${at}.drainTimeoutSeconds`, 0, problems),
+      idleTarget: entry.idleTarget === undefined ? 0 : wholeNumber(entry.idleTarget, `${at}.idleTarget`, 0, problems),
+      os: optionalLabel(entry.os, `${at}.os`, 'linux', problems),
+      architecture: optionalLabel(entry.architecture, `${at}.architecture`, 'x64', problems),
     };
   });
+}
+
+function parseWebhook(value: unknown, problems: string[]): WebhookRuntimeConfig | undefined {
+  if (!isObject(value)) {
+    problems.push('webhook: expected an object');
+    return undefined;
+  }
+  return {
+    tableName: nonEmptyString(value.tableName, 'webhook.tableName', problems) ?? '',
+    secretArn: nonEmptyString(value.secretArn, 'webhook.secretArn', problems) ?? '',
+    maxBodyBytes: wholeNumber(value.maxBodyBytes, 'webhook.maxBodyBytes', 1, problems),
+  };
+}
+
+function optionalLabel(value: unknown, path: string, fallback: string, problems: string[]): string {
+  if (value === undefined) {
+    return fallback;
+  }
+  return nonEmptyString(value, path, problems) ?? fallback;
 }
 
 function isObject(value: unknown): value is Json {

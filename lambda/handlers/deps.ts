@@ -1,5 +1,5 @@
 import type { FleetRuntimeConfig } from '../../src/contract';
-import type { AutoScalingPort, GitHubPort, LoggerPort, MetricsPort, RuntimeEnvironment, SecretsPort } from '../ports';
+import type { AutoScalingPort, GitHubPort, JobStorePort, LoggerPort, MetricsPort, RuntimeEnvironment, SecretsPort } from '../ports';
 import { GitHubError } from '../ports';
 
 /** Everything a handler needs, built once at cold start by the entry point. */
@@ -11,6 +11,8 @@ export interface HandlerDeps {
   readonly metrics: MetricsPort;
   readonly logger: LoggerPort;
   readonly environment: RuntimeEnvironment;
+  /** The webhook's job store (only when the control plane has a webhook). */
+  readonly jobs?: JobStorePort;
   readonly now?: () => Date;
 }
 

@@ -21,7 +21,22 @@ export const MetricNames = {
   DEREGISTRATION_FAILURES: 'DeregistrationFailures',
   ORPHANS_REMOVED: 'OrphansRemoved',
   GITHUB_ERRORS: 'GitHubErrors',
+  /** Webhook: jobs routed to the fleet and still queued (high resolution). */
+  QUEUED_JOBS: 'QueuedJobs',
+  /** Webhook: queued jobs + idle target - idle runners; the fast scale-out alarm watches it (high resolution). */
+  RUNNER_DEMAND: 'RunnerDemand',
+  /** Webhook: seconds from a job's queued to its in_progress delivery (unit Seconds). */
+  JOB_START_SECONDS: 'JobStartSeconds',
+  /** Webhook: self-hosted jobs no fleet can run (dimension `Fleet` = {@link NO_FLEET}). */
+  UNROUTABLE_JOBS: 'UnroutableJobs',
+  /** Webhook: deliveries refused (bad or missing signature, oversized, malformed). */
+  WEBHOOK_REJECTED: 'WebhookRejected',
+  /** GitHub rate limit remaining in the core bucket, as of the last listing. */
+  RATE_LIMIT_REMAINING: 'GitHubRateLimitRemaining',
 } as const;
+
+/** The `Fleet` dimension value of metrics that belong to no fleet (unroutable jobs, rate limits). */
+export const NO_FLEET = '(none)';
 
 /** The dimension every fleet metric carries: the fleet's name. */
 export const DIMENSION_FLEET = 'Fleet';
@@ -61,6 +76,18 @@ export interface FleetRuntimeConfig {
   readonly version: 1;
   readonly github: GitHubRuntimeConfig;
   readonly fleets: FleetRuntimeEntry[];
+  /** Present when the control plane has a webhook endpoint. */
+  readonly webhook?: WebhookRuntimeConfig;
+}
+
+/** The webhook's runtime settings. */
+export interface WebhookRuntimeConfig {
+  /** DynamoDB table of deliveries, jobs and fleet states. */
+  readonly tableName: string;
+  /** ARN of the secret holding the webhook secret. */
+  readonly secretArn: string;
+  /** Larger bodies are refused with 413. */
+  readonly maxBodyBytes: number;
 }
 
 /**
@@ -71,6 +98,7 @@ export interface CompressedFleetRuntimeConfig {
   readonly version: 1;
   readonly github: GitHubRuntimeConfig;
   readonly fleetsGzip: string;
+  readonly webhook?: WebhookRuntimeConfig;
 }
 
 export interface GitHubRuntimeConfig {
@@ -106,6 +134,12 @@ export interface FleetRuntimeEntry {
   readonly offlineGraceSeconds: number;
   /** Seconds a terminating instance whose runner is busy is kept (heartbeats) before it is let go. */
   readonly drainTimeoutSeconds: number;
+  /** Idle runners to keep ready (the demand signal adds it to the queued jobs). @default 0 */
+  readonly idleTarget?: number;
+  /** The runners' operating system label. @default 'linux' */
+  readonly os?: string;
+  /** The runners' architecture label, `x64` or `arm64`. @default 'x64' */
+  readonly architecture?: string;
 }
 
 /** Name of the runner registered for an instance: `<fleet name>-<instance id>`. */

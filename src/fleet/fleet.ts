@@ -64,7 +64,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
   public readonly idleMetricFunction: lambda.IFunction;
   /** Events the functions could not take after retries (the control plane's). */
   public readonly deadLetterQueue: sqs.IQueue;
-  /** Fires when fewer runners than `idleRunners` are idle (absent when `idleRunners` is 0). */
+  /** Fires when fewer runners than `idleRunners` are idle (absent when `idleRunners` is 0); with a webhook, when the runner demand is 1 or more. */
   public readonly scaleOutAlarm?: cloudwatch.IAlarm;
   /** Fires when more runners than `idleRunners` are idle. */
   public readonly scaleInAlarm: cloudwatch.IAlarm;
@@ -81,7 +81,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       throw new Error(`github and controlPlane (${props.controlPlane.node.path}) name different GitHub connections: pass only controlPlane, or the connection the control plane was created with`);
     }
     this.controlPlane = props.controlPlane ?? GitHubRunnerControlPlane.forConnection(this, props.github!);
-    const settings = resolveFleetSettings(props);
+    const settings = resolveFleetSettings(props, { demandSignal: this.controlPlane.hasWebhook });
     for (const warning of settings.warnings) {
       Annotations.of(this).addWarningV2(`cdk-github-runner-fleet:${warning.id}`, warning.message);
     }
@@ -128,6 +128,9 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       secretPrefix,
       offlineGraceSeconds: settings.offlineGracePeriod.toSeconds(),
       drainTimeoutSeconds: settings.drainTimeout.toSeconds(),
+      idleTarget: settings.idleRunners,
+      os: 'linux',
+      architecture: settings.instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64',
     });
     const controlPlane = this.controlPlane;
     this.registrationFunction = controlPlane.registrationFunction;
@@ -144,6 +147,9 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       scaleOutEvaluationPeriods: settings.scaleOutEvaluationPeriods,
       scaleInEvaluationPeriods: settings.scaleInEvaluationPeriods,
       estimatedInstanceWarmup: settings.estimatedInstanceWarmup,
+      demand: settings.demandSignal
+        ? this.metricRunnerDemand({ period: settings.demandPeriod, statistic: cloudwatch.Stats.MAXIMUM })
+        : undefined,
     });
     this.scaleOutAlarm = scaling.scaleOutAlarm;
     this.scaleInAlarm = scaling.scaleInAlarm;
@@ -162,6 +168,24 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
   /** Runners of this fleet registered but offline. */
   public metricOfflineRunners(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return fleetMetric(MetricNames.OFFLINE_RUNNERS, this.fleetName, props);
+  }
+
+  /**
+   * With a webhook: jobs routed to this fleet and still queued (published on every delivery, at 1-second
+   * resolution, and once a minute).
+   */
+  public metricQueuedJobs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.QUEUED_JOBS, this.fleetName, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /** With a webhook: queued jobs + idle target - idle runners; the scale-out alarm watches it. */
+  public metricRunnerDemand(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.RUNNER_DEMAND, this.fleetName, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /** With a webhook: seconds from a job's queued delivery to its in_progress delivery (average by default). */
+  public metricJobStartSeconds(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.JOB_START_SECONDS, this.fleetName, props);
   }
 
   /** Launch actions abandoned because a runner could not be registered (sum per period). */

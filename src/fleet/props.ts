@@ -88,6 +88,15 @@ export interface RunnerScalingOptions {
    * @default Duration.minutes(5)
    */
   readonly estimatedInstanceWarmup?: Duration;
+
+  /**
+   * With a webhook on the control plane: the period of the scale-out alarm on the fleet's runner demand
+   * (queued jobs + idle target - idle runners), published at 1-second resolution on every delivery.
+   * 10, 20, 30 seconds or a multiple of 60.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly demandPeriod?: Duration;
 }
 
 /** Properties of a {@link GitHubRunnerFleet}. */

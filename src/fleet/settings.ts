@@ -36,6 +36,10 @@ export interface FleetSettings {
     readonly reuseOnScaleIn: boolean;
   };
   readonly period: Duration;
+  /** The demand alarm's period (with a webhook). */
+  readonly demandPeriod: Duration;
+  /** Whether the control plane publishes a demand signal. */
+  readonly demandSignal: boolean;
   readonly scaleOutEvaluationPeriods: number;
   readonly scaleInEvaluationPeriods: number;
   readonly estimatedInstanceWarmup: Duration;
@@ -50,7 +54,13 @@ export interface FleetSettings {
 }
 
 /** Applies defaults and validates; throws an Error naming the prop, the value and the fix. */
-export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettings {
+/** What the fleet's settings depend on beyond its props. */
+export interface FleetContext {
+  /** Whether the control plane has a webhook (a demand signal from queued jobs). */
+  readonly demandSignal: boolean;
+}
+
+export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: FleetContext = { demandSignal: false }): FleetSettings {
   const warnings: FleetWarning[] = [];
   const labels = [...(props.labels ?? [])];
   if (!labels.some((l) => Token.isUnresolved(l))) {
@@ -86,11 +96,10 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
   if (idleRunners > maxCapacity) {
     throw new Error(`idleRunners (${idleRunners}) must not exceed maxCapacity (${maxCapacity}): lower idleRunners or raise maxCapacity`);
   }
-  if (minCapacity === 0 && idleRunners === 0) {
-    warnings.push({
-      id: 'NoCapacity',
-      message: 'minCapacity and idleRunners are both 0: the idle-runner alarm can never ask for an instance, so no job will find a runner. Set idleRunners to 1 or more.',
-    });
+  if (minCapacity === 0 && idleRunners === 0 && !context.demandSignal) {
+    throw new Error('minCapacity and idleRunners are both 0, but scaling from zero needs the demand signal of queued jobs: '
+      + 'give the control plane a webhook (new GitHubRunnerControlPlane(this, id, { github, webhook: {} }), passed as controlPlane), '
+      + 'or set idleRunners (or minCapacity) to 1 or more');
   }
   if (idleRunners > 20) {
     warnings.push({
@@ -118,6 +127,14 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
       id: 'SubMinutePeriod',
       message: `scaling.period (${period.toHumanString()}) is below a minute, but the idle-runner metric is published once a minute: the alarms will see missing data between points.`,
     });
+  }
+  const demandPeriod = scaling.demandPeriod ?? Duration.seconds(10);
+  const demandSeconds = demandPeriod.toSeconds();
+  if (![10, 20, 30].includes(demandSeconds) && (demandSeconds < 60 || demandSeconds % 60 !== 0)) {
+    throw new Error(`scaling.demandPeriod (${demandPeriod.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`);
+  }
+  if (scaling.demandPeriod !== undefined && !context.demandSignal) {
+    throw new Error('scaling.demandPeriod applies only to a control plane with a webhook: remove it, or add webhook to the control plane');
   }
   const scaleOutEvaluationPeriods = scaling.scaleOutEvaluationPeriods ?? 1;
   const scaleInEvaluationPeriods = scaling.scaleInEvaluationPeriods ?? 10;
@@ -147,6 +164,8 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps): FleetSettin
     maxInstanceLifetime,
     warmPool,
     period,
+    demandPeriod,
+    demandSignal: context.demandSignal,
     scaleOutEvaluationPeriods,
     scaleInEvaluationPeriods,
     estimatedInstanceWarmup,

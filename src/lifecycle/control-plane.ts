@@ -4,10 +4,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { encodeRuntimeConfig } from './runtime-config';
-import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys } from '../contract';
+import { createWebhook, grantJobTable, RunnerWebhookOptions, RunnerWebhookResources } from './webhook';
+import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys, WebhookRuntimeConfig } from '../contract';
 import { DeregistrationFunction } from '../generated/deregistration-function';
 import { IdleMetricFunction } from '../generated/idle-metric-function';
 import { RegistrationFunction } from '../generated/registration-function';
@@ -27,6 +29,15 @@ export interface GitHubRunnerControlPlaneProps {
    * @default Duration.minutes(5)
    */
   readonly sweepInterval?: Duration;
+
+  /**
+   * A `workflow_job` webhook endpoint: queued jobs scale their fleet out within seconds (10-second
+   * alarms on the fleet's runner demand), and fleets can scale from zero. Point GitHub at `webhookUrl`
+   * with the secret's value.
+   *
+   * @default - no webhook: fleets scale on the idle-runner metric alone (once a minute)
+   */
+  readonly webhook?: RunnerWebhookOptions;
 }
 
 /**
@@ -85,6 +96,12 @@ export class GitHubRunnerControlPlane extends Construct {
    * plane's fleets; the functions may complete lifecycle actions only on groups carrying it.
    */
   public readonly controlPlaneId: string;
+  /** The URL to give GitHub as the webhook's payload URL (only with `webhook`). */
+  public readonly webhookUrl?: string;
+  /** The secret whose value GitHub signs deliveries with (only with `webhook`). */
+  public readonly webhookSecret?: secretsmanager.ISecret;
+  /** The function that takes the deliveries (only with `webhook`). */
+  public readonly webhookFunction?: lambda.IFunction;
 
   private sharedByConnection = false;
   private readonly fleets: FleetRuntimeEntry[] = [];
@@ -119,8 +136,16 @@ export class GitHubRunnerControlPlane extends Construct {
     });
     this.deadLetterQueue = deadLetterQueue;
 
+    let webhook: RunnerWebhookResources | undefined;
+    const webhookConfig = (): WebhookRuntimeConfig | undefined => webhook && {
+      tableName: webhook.table.tableName,
+      secretArn: webhook.secret.secretArn,
+      maxBodyBytes: webhook.maxBodyBytes,
+    };
     const environment = {
-      [ENV_FLEET_CONFIG]: Lazy.string({ produce: () => encodeRuntimeConfig(this, { version: 1, github: this.githubConfig, fleets: this.fleets }) }),
+      [ENV_FLEET_CONFIG]: Lazy.string({
+        produce: () => encodeRuntimeConfig(this, { version: 1, github: this.githubConfig, fleets: this.fleets, webhook: webhookConfig() }),
+      }),
     };
     const functionProps = (name: string, description: string, timeout: Duration) => ({
       description,
@@ -139,6 +164,14 @@ export class GitHubRunnerControlPlane extends Construct {
     this.registrationFunction = registration;
     this.deregistrationFunction = deregistration;
     this.idleMetricFunction = idleMetric;
+    if (props.webhook) {
+      webhook = createWebhook(this, props.webhook, environment);
+      // The metric function stores idle counts, reconciles queued jobs and publishes the demand.
+      grantJobTable(webhook.table, idleMetric);
+      this.webhookUrl = webhook.url;
+      this.webhookSecret = webhook.secret;
+      this.webhookFunction = webhook.function;
+    }
 
     for (const fn of [registration, deregistration, idleMetric]) {
       props.github.credentials.secret.grantRead(fn);
@@ -221,6 +254,11 @@ export class GitHubRunnerControlPlane extends Construct {
       [`AwsSolutions-IAM5[Resource::${nagArn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')}]`, NAG_REASONS.groupPattern],
       ['AwsSolutions-IAM5[Resource::*]', NAG_REASONS.describeStar],
     ]);
+  }
+
+  /** Whether the control plane has a webhook: its fleets then scale on the runner demand within seconds. */
+  public get hasWebhook(): boolean {
+    return this.webhookUrl !== undefined;
   }
 
   /** The names of the fleets this control plane serves. */

@@ -3,7 +3,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
-import { scaleInSteps, scaleOutSteps, StepPlan } from './step-intervals';
+import { demandSteps, scaleInSteps, scaleOutSteps, StepPlan } from './step-intervals';
 
 export interface IdleRunnerScalingProps {
   readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
@@ -15,6 +15,11 @@ export interface IdleRunnerScalingProps {
   readonly scaleOutEvaluationPeriods: number;
   readonly scaleInEvaluationPeriods: number;
   readonly estimatedInstanceWarmup: Duration;
+  /**
+   * The fleet's runner demand (with a webhook): the scale-out alarm watches it instead of the idle
+   * runners, with its own period.
+   */
+  readonly demand?: cloudwatch.IMetric;
 }
 
 /**
@@ -23,7 +28,10 @@ export interface IdleRunnerScalingProps {
  * protected from scale-in, which is what a runner running a job is).
  */
 export class IdleRunnerScaling extends Construct {
-  /** Fires when fewer runners than the target are idle (absent when the target is 0). */
+  /**
+   * Fires when fewer runners than the target are idle (absent when the target is 0), or, with a demand
+   * signal, when the runner demand is 1 or more.
+   */
   public readonly scaleOutAlarm?: cloudwatch.Alarm;
   /** Fires when more runners than the target are idle. */
   public readonly scaleInAlarm: cloudwatch.Alarm;
@@ -31,7 +39,20 @@ export class IdleRunnerScaling extends Construct {
   constructor(scope: Construct, id: string, props: IdleRunnerScalingProps) {
     super(scope, id);
 
-    if (props.idleTarget > 0) {
+    if (props.demand) {
+      const plan = demandSteps(props.maxCapacity);
+      const action = this.stepAction('ScaleOutAction', props, plan, props.estimatedInstanceWarmup);
+      this.scaleOutAlarm = new cloudwatch.Alarm(this, 'RunnerDemandAlarm', {
+        metric: props.demand,
+        threshold: plan.threshold,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // Demand is published on every delivery and once a minute: between points there is nothing to add.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Queued jobs and the idle target exceed the idle runners: add the whole demand in one step',
+      });
+      this.scaleOutAlarm.addAlarmAction(new cwactions.AutoScalingAction(action));
+    } else if (props.idleTarget > 0) {
       const plan = scaleOutSteps(props.idleTarget, props.maxCapacity);
       const action = this.stepAction('ScaleOutAction', props, plan, props.estimatedInstanceWarmup);
       this.scaleOutAlarm = new cloudwatch.Alarm(this, 'IdleRunnersLowAlarm', {

@@ -83,6 +83,24 @@ export function scaleInSteps(idleTarget: number, maxCapacity: number): StepPlan 
   return { threshold: idleTarget + 0.5, intervals };
 }
 
+/**
+ * Scale-out steps on the runner demand (queued jobs + idle target - idle runners, published by the
+ * webhook and the idle-metric function). Alarm when `demand > 0.5` (that is, `demand >= 1`). With `D`
+ * the demand, `metric - threshold = D - 0.5`; the step for `D` is `[D - 1, D)` and adds `D` instances:
+ * the whole demand in one step, never more than `maxCapacity` (nor 20, the last step being open-ended).
+ *
+ * @param maxCapacity the group's maximum size
+ */
+export function demandSteps(maxCapacity: number): StepPlan {
+  assertWhole('maxCapacity', maxCapacity, 1);
+  const count = Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS);
+  const intervals: StepInterval[] = [];
+  for (let d = 1; d <= count; d++) {
+    intervals.push({ lowerBound: d - 1, upperBound: d === count ? undefined : d, change: d });
+  }
+  return { threshold: 0.5, intervals };
+}
+
 /** The change a plan applies when the metric has value `value` (undefined: no interval matches). */
 export function changeFor(plan: StepPlan, value: number): number | undefined {
   const x = value - plan.threshold;

@@ -316,6 +316,8 @@ describe('GitHubRunnerFleet: bad input', () => {
     [{ warmPool: { minSize: 12 } }, 'warmPool.minSize (12) must not exceed maxCapacity (10)'],
     [{ warmPool: { maxGroupPreparedCapacity: 11 } }, 'warmPool.maxGroupPreparedCapacity (11) must not exceed maxCapacity (10)'],
     [{ warmPool: { minSize: 4, maxGroupPreparedCapacity: 3 } }, 'warmPool.maxGroupPreparedCapacity (3) must not be below warmPool.minSize (4)'],
+    [{ minCapacity: 0, idleRunners: 0 }, 'minCapacity and idleRunners are both 0, but scaling from zero needs the demand signal of queued jobs: give the control plane a webhook'],
+    [{ scaling: { demandPeriod: Duration.seconds(10) } }, 'scaling.demandPeriod applies only to a control plane with a webhook'],
     [{ labels: [] }, 'labels is empty'],
     [{ labels: ['bad label'] }, 'labels contains "bad label"'],
     [{ runnerVersion: 'v2.329.0' }, 'runnerVersion ("v2.329.0") is not a version'],
@@ -359,7 +361,6 @@ describe('GitHubRunnerFleet: bad input', () => {
 
 describe('GitHubRunnerFleet: warnings', () => {
   test.each([
-    [{ minCapacity: 0, idleRunners: 0 }, 'cdk-github-runner-fleet:NoCapacity'],
     [{ idleRunners: 25, maxCapacity: 50 }, 'cdk-github-runner-fleet:LargeIdleTarget'],
     [{ warmPool: { poolState: autoscaling.PoolState.RUNNING } }, 'cdk-github-runner-fleet:RunningWarmPool'],
     [{ scaling: { period: Duration.seconds(30) } }, 'cdk-github-runner-fleet:SubMinutePeriod'],

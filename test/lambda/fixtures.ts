@@ -14,6 +14,9 @@ export function fleetEntry(overrides: Partial<FleetRuntimeEntry> = {}): FleetRun
     secretPrefix: `github-runner-fleet/${name}/`,
     offlineGraceSeconds: 900,
     drainTimeoutSeconds: 7200,
+    idleTarget: 1,
+    os: 'linux',
+    architecture: 'x64',
     ...overrides,
   };
 }
@@ -62,4 +65,32 @@ export function runner(overrides: Partial<GitHubRunner> = {}): GitHubRunner {
     labels: ['self-hosted', 'Linux', 'X64', 'linux', 'fleet-linux'],
     ...overrides,
   };
+}
+
+/** A `workflow_job` payload in GitHub's documented shape (the fields the library reads, and a few more). */
+export function workflowJobPayload(overrides: {
+  action?: string; id?: number; labels?: string[]; createdAt?: string; startedAt?: string | null; runnerName?: string | null; repository?: string;
+} = {}): string {
+  return JSON.stringify({
+    action: overrides.action ?? 'queued',
+    workflow_job: {
+      id: overrides.id ?? 29679449,
+      run_id: 10510592467,
+      run_attempt: 1,
+      status: overrides.action === 'completed' ? 'completed' : overrides.action === 'in_progress' ? 'in_progress' : 'queued',
+      conclusion: null,
+      labels: overrides.labels ?? ['self-hosted', 'linux', 'x64'],
+      runner_id: null,
+      runner_name: overrides.runnerName ?? null,
+      runner_group_id: null,
+      created_at: overrides.createdAt ?? '2026-11-24T10:00:00Z',
+      started_at: overrides.startedAt ?? null,
+      completed_at: null,
+      workflow_name: 'CI',
+      head_branch: 'main',
+    },
+    repository: { id: 1296269, full_name: overrides.repository ?? 'acme/app', name: 'app' },
+    organization: { login: 'acme' },
+    installation: { id: 7890 },
+  });
 }

@@ -216,6 +216,33 @@ describe('writing runners', () => {
   });
 });
 
+describe('reading workflow jobs (reconciliation of lost deliveries)', () => {
+  test.each([
+    ['queued', 'queued'], ['waiting', 'queued'], ['in_progress', 'in_progress'], ['completed', 'completed'],
+  ] as const)('a %s job reads %s', async (status, expected) => {
+    server.jobs.set(4242, { repository: 'acme/infra', status });
+    expect(await port().getJobStatus('acme/infra', 4242)).toBe(expected);
+    expect(server.requestsTo('GET', /^\/repos\/acme\/infra\/actions\/jobs\/4242$/)).toHaveLength(1);
+  });
+
+  test('a job GitHub does not know (404) is not-found, not an error', async () => {
+    expect(await port().getJobStatus('acme/infra', 1)).toBe('not-found');
+  });
+
+  test('a 404 while minting the installation token is an error, not a missing job', async () => {
+    const unknownInstallation = JSON.stringify({ appId: server.appId, privateKey: server.privateKeyPem, installationId: 999 });
+    const error = await failure(port({}, { readCredentials: async () => unknownInstallation }).getJobStatus('acme/infra', 1));
+    expect(error.kind).toBe('auth');
+  });
+
+  test('the core rate limit of the last answer is kept for the metric', async () => {
+    const github = port();
+    expect(github.rateLimit?.()).toBeUndefined();
+    await github.listRunners();
+    expect(github.rateLimit?.()).toEqual({ remaining: expect.any(Number), limit: 5000 });
+  });
+});
+
 describe('failures and retries', () => {
   test('5xx then success: retried by plugin-retry', async () => {
     seedRunners(server, 3);

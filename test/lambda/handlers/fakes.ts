@@ -1,7 +1,8 @@
 import type { HandlerDeps } from '../../../lambda/handlers/deps';
 import type {
-  AutoScalingPort, DeleteRunnerOutcome, GitHubPort, GitHubRunner, GroupInstance, InstanceSecretInfo, InstanceSecretWrite,
-  JitConfigRequest, LifecycleActionRef, LifecycleResult, LoggerPort, MetricsPort, SecretsPort,
+  AutoScalingPort, DeleteRunnerOutcome, FleetState, GitHubPort, GitHubRunner, GroupInstance, InstanceSecretInfo, InstanceSecretWrite,
+  JitConfigRequest, JobRecord, JobStatus, JobStorePort, LifecycleActionRef, LifecycleResult, LoggerPort, MetricOptions, MetricsPort,
+  SecretsPort, SignatureVerifier,
 } from '../../../lambda/ports';
 import { GitHubError } from '../../../lambda/ports';
 import { runtimeConfig } from '../fixtures';
@@ -25,6 +26,8 @@ export class Faults {
   }
 }
 
+const STATUS_RANK: Record<JobStatus, number> = { queued: 1, in_progress: 2, completed: 3 };
+
 export class World {
   readonly calls: Call[] = [];
   readonly faults = new Faults();
@@ -33,7 +36,12 @@ export class World {
   readonly completed: Array<{ action: LifecycleActionRef; result: LifecycleResult }> = [];
   readonly heartbeats: LifecycleActionRef[] = [];
   instances: GroupInstance[] = [];
-  readonly metrics: Array<{ name: string; fleet: string; value: number }> = [];
+  readonly metrics: Array<{ name: string; fleet: string; value: number; options?: MetricOptions }> = [];
+  /** What GitHub says of a job, by job id (absent: still queued). */
+  readonly jobStatuses = new Map<number, JobStatus | 'not-found'>();
+  readonly deliveries = new Set<string>();
+  readonly jobRecords = new Map<number, JobRecord>();
+  readonly fleetStates = new Map<string, FleetState>();
   readonly logs: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
   /** Actions that no longer exist (completing them resolves false). */
   readonly goneActions = new Set<string>();
@@ -69,7 +77,48 @@ export class World {
       this.runners = this.runners.filter((r) => r.id !== runnerId);
       return 'deleted';
     },
+    getJobStatus: async (repository, jobId) => {
+      this.record('github', 'getJobStatus', [repository, jobId]);
+      return this.jobStatuses.get(jobId) ?? 'queued';
+    },
     registrationUrl: () => 'https://github.com/acme',
+  };
+
+  /** The job store, with the conditional writes of the real table: a job never moves back. */
+  readonly jobs: JobStorePort = {
+    claimDelivery: async (id) => {
+      this.record('jobs', 'claimDelivery', [id]);
+      if (this.deliveries.has(id)) return false;
+      this.deliveries.add(id);
+      return true;
+    },
+    putJob: async (job) => {
+      this.record('jobs', 'putJob', [job]);
+      const existing = this.jobRecords.get(job.jobId);
+      if (existing && STATUS_RANK[existing.status] >= STATUS_RANK[job.status]) return false;
+      this.jobRecords.set(job.jobId, job);
+      return true;
+    },
+    queuedJobs: async (fleet) => {
+      this.record('jobs', 'queuedJobs', [fleet]);
+      return [...this.jobRecords.values()].filter((j) => j.fleet === fleet && j.status === 'queued');
+    },
+    putFleetState: async (fleet, state) => {
+      this.record('jobs', 'putFleetState', [fleet, state]);
+      this.fleetStates.set(fleet, state);
+    },
+    getFleetState: async (fleet) => {
+      this.record('jobs', 'getFleetState', [fleet]);
+      return this.fleetStates.get(fleet);
+    },
+  };
+
+  /** Accepts exactly the signature `sha256=good`. */
+  readonly verifier: SignatureVerifier = {
+    verify: async (_body, signature) => {
+      this.record('verifier', 'verify', [signature]);
+      return signature === 'sha256=good';
+    },
   };
 
   readonly autoScaling: AutoScalingPort = {
@@ -109,8 +158,8 @@ export class World {
   };
 
   readonly metricsPort: MetricsPort = {
-    add: (name, fleet, value) => {
-      this.metrics.push({ name, fleet, value });
+    add: (name, fleet, value, options) => {
+      this.metrics.push({ name, fleet, value, options });
     },
     flush: () => {},
   };
@@ -143,12 +192,18 @@ export class World {
       metrics: this.metricsPort,
       logger: this.logger,
       environment: { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' },
+      jobs: config.webhook ? this.jobs : undefined,
       now: () => now,
     };
   }
 
   metricTotal(name: string, fleet = 'linux'): number {
     return this.metrics.filter((m) => m.name === name && m.fleet === fleet).reduce((a, m) => a + m.value, 0);
+  }
+
+  /** The last value of a metric for a fleet (gauges), or undefined. */
+  lastMetric(name: string, fleet = 'linux'): number | undefined {
+    return this.metrics.filter((m) => m.name === name && m.fleet === fleet).at(-1)?.value;
   }
 
   /** Everything logged, as one string: to check that no secret value ever reaches the logs. */

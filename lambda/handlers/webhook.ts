@@ -1,0 +1,162 @@
+import { describeError } from './deps';
+import { MetricNames, NO_FLEET } from '../../src/contract';
+import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
+import {
+  fleetOfRunner, parseDelivery, preCheck, routeJob, runnerDemand, secondsToStart, statusOfAction,
+} from '../core/webhook';
+import type { WebhookAnswer, WebhookRequest, WorkflowJobEvent } from '../core/webhook';
+import type { JobStorePort, LoggerPort, MetricsPort, SignatureVerifier } from '../ports';
+
+export interface WebhookDeps {
+  readonly config: FleetRuntimeConfig;
+  readonly jobs: JobStorePort;
+  readonly verifier: SignatureVerifier;
+  readonly metrics: MetricsPort;
+  readonly logger: LoggerPort;
+  readonly now?: () => Date;
+}
+
+/** How long delivery ids and job records are kept: past GitHub's 24-hour limit for a queued job. */
+export const JOB_RECORD_TTL_SECONDS = 25 * 3600;
+
+/** An idle count older than this is not trusted for the demand signal (the metric function is failing). */
+export const FLEET_STATE_MAX_AGE_SECONDS = 300;
+
+/**
+ * The `workflow_job` webhook: verifies the signature over the raw body before anything else, drops
+ * duplicate deliveries, routes each job to the fleet that can run it, keeps the job's status, and
+ * publishes that fleet's queued jobs and runner demand at once (high resolution) so that the scale-out
+ * alarm reacts within seconds. Never acts on an unverified request.
+ */
+export function createWebhookHandler(deps: WebhookDeps): (request: WebhookRequest) => Promise<WebhookAnswer> {
+  const now = deps.now ?? (() => new Date());
+  const maxBodyBytes = deps.config.webhook?.maxBodyBytes ?? 1024 * 1024;
+
+  const reject = (answer: WebhookAnswer, reason: string): WebhookAnswer => {
+    deps.metrics.add(MetricNames.WEBHOOK_REJECTED, NO_FLEET, 1);
+    deps.logger.warn('Webhook delivery refused', { statusCode: answer.statusCode, reason });
+    return answer;
+  };
+
+  const handle = async (request: WebhookRequest): Promise<WebhookAnswer> => {
+    const checked = preCheck(request, maxBodyBytes);
+    if (!checked.ok) {
+      return reject(checked.answer, checked.answer.message);
+    }
+    let verified: boolean;
+    try {
+      verified = await deps.verifier.verify(request.body, checked.signature);
+    } catch (error) {
+      deps.logger.error('The webhook secret could not be read: deliveries cannot be verified', describeError(error));
+      return { statusCode: 500, message: 'the signature cannot be verified now' };
+    }
+    if (!verified) {
+      return reject({ statusCode: 401, message: 'the signature does not match' }, 'bad signature');
+    }
+
+    const parsed = parseDelivery(request.headers['x-github-event'], request.body);
+    if (parsed.kind === 'ping') {
+      return { statusCode: 200, message: 'pong' };
+    }
+    if (parsed.kind === 'ignored') {
+      return parsed.answer;
+    }
+    if (parsed.kind === 'malformed') {
+      return reject(parsed.answer, parsed.answer.message);
+    }
+    const deliveryId = request.headers['x-github-delivery'];
+    if (!deliveryId) {
+      return reject({ statusCode: 400, message: 'X-GitHub-Delivery is missing' }, 'no delivery id');
+    }
+
+    const event = parsed.event;
+    const fleet = fleetFor(event, deps.config.fleets);
+    if (fleet.kind !== 'fleet') {
+      if (fleet.kind === 'unroutable' && event.action === 'queued') {
+        deps.metrics.add(MetricNames.UNROUTABLE_JOBS, NO_FLEET, 1);
+        deps.logger.warn('A self-hosted job no fleet can run', { jobId: event.jobId, labels: event.labels, repository: event.repository });
+      }
+      return { statusCode: 202, message: fleet.reason };
+    }
+
+    const at = now();
+    if (!await deps.jobs.claimDelivery(deliveryId, expiry(at))) {
+      return { statusCode: 200, message: 'duplicate delivery ignored' };
+    }
+    const status = statusOfAction(event.action);
+    const changed = await deps.jobs.putJob({
+      jobId: event.jobId,
+      fleet: fleet.fleet.name,
+      status,
+      repository: event.repository,
+      queuedAt: event.createdAt,
+      updatedAt: at.toISOString(),
+    }, expiry(at));
+    const waited = secondsToStart(event);
+    if (changed && status === 'in_progress' && waited !== undefined) {
+      deps.metrics.add(MetricNames.JOB_START_SECONDS, fleet.fleet.name, waited, { unit: 'Seconds' });
+    }
+    const demand = await publishDemand(deps, fleet.fleet, at);
+    // A job taken by a runner of another fleet than the one its labels route to left that fleet's queue.
+    const routed = routeJob(event.labels, deps.config.fleets);
+    if (routed.kind === 'fleet' && routed.fleet.name !== fleet.fleet.name && status !== 'queued') {
+      await publishDemand(deps, routed.fleet, at);
+    }
+    deps.logger.info('Workflow job recorded', {
+      jobId: event.jobId, action: event.action, fleet: fleet.fleet.name, changed, ...demand,
+    });
+    return { statusCode: 202, message: `job ${event.jobId} ${event.action}: fleet ${fleet.fleet.name}` };
+  };
+
+  return async (request) => {
+    try {
+      return await handle(request);
+    } catch (error) {
+      // GitHub shows the failure in the hook's recent deliveries; the reconciliation and the idle-runner
+      // metric cover what this delivery would have told.
+      deps.logger.error('Webhook delivery failed', describeError(error));
+      return { statusCode: 500, message: 'the delivery could not be processed' };
+    } finally {
+      await deps.metrics.flush();
+    }
+  };
+}
+
+type FleetChoice = { kind: 'fleet'; fleet: FleetRuntimeEntry } | { kind: 'unroutable' | 'not-ours'; reason: string };
+
+/** A job that has a runner belongs to the runner's fleet; before that, to the fleet its labels route to. */
+function fleetFor(event: WorkflowJobEvent, fleets: FleetRuntimeEntry[]): FleetChoice {
+  const running = fleetOfRunner(event.runnerName, fleets);
+  if (running) {
+    return { kind: 'fleet', fleet: running };
+  }
+  return routeJob(event.labels, fleets);
+}
+
+function expiry(at: Date): Date {
+  return new Date(at.getTime() + JOB_RECORD_TTL_SECONDS * 1000);
+}
+
+/**
+ * Publishes a fleet's queued jobs and runner demand (high resolution). The idle count is the one the
+ * idle-metric function stored last; when it is missing or stale it is taken as 0, so that jobs still
+ * bring runners (at worst one idle target too many, removed again by the scale-in alarm).
+ */
+export async function publishDemand(
+  deps: Pick<WebhookDeps, 'jobs' | 'metrics'>,
+  fleet: FleetRuntimeEntry,
+  at: Date,
+  measuredIdle?: number,
+): Promise<{ queued: number; idle: number; demand: number }> {
+  const queued = (await deps.jobs.queuedJobs(fleet.name)).length;
+  let idle = measuredIdle;
+  if (idle === undefined) {
+    const state = await deps.jobs.getFleetState(fleet.name);
+    const fresh = state && at.getTime() - Date.parse(state.measuredAt) <= FLEET_STATE_MAX_AGE_SECONDS * 1000;
+    idle = fresh ? state.idle : 0;
+  }
+  const demand = runnerDemand({ queued, idleTarget: fleet.idleTarget ?? 0, idle });
+  deps.metrics.add(MetricNames.QUEUED_JOBS, fleet.name, queued, { highResolution: true });
+  deps.metrics.add(MetricNames.RUNNER_DEMAND, fleet.name, demand, { highResolution: true });
+  return { queued, idle, demand };
+}

@@ -1,0 +1,141 @@
+import { Duration, RemovalPolicy, Size, Token } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as integrations from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { JobTableSchema } from '../contract/job-table';
+import { WebhookFunction } from '../generated/webhook-function';
+import { acknowledge } from '../nag';
+
+/** How GitHub reaches the webhook function. */
+export enum WebhookEndpointType {
+  /** A Lambda Function URL (no extra cost, no extra resource). */
+  FUNCTION_URL = 'function-url',
+  /** An API Gateway HTTP API with one route, `POST /webhook` (custom domains, throttling, access logs). */
+  HTTP_API = 'http-api',
+}
+
+/** The `workflow_job` webhook: the demand signal that scales fleets within seconds, and from zero. */
+export interface RunnerWebhookOptions {
+  /**
+   * The secret GitHub signs deliveries with: its value is the webhook secret, as a string or as JSON
+   * `{ "secret": "..." }`. Give the same value to GitHub (App settings, or the organization's webhook).
+   *
+   * @default - a new secret with a generated 40-character value
+   */
+  readonly secret?: secretsmanager.ISecret;
+
+  /**
+   * How GitHub reaches the function.
+   *
+   * @default WebhookEndpointType.FUNCTION_URL
+   */
+  readonly endpoint?: WebhookEndpointType;
+
+  /**
+   * Larger deliveries are refused with 413 before anything else is done. `workflow_job` deliveries are a
+   * few tens of kilobytes.
+   *
+   * @default Size.kibibytes(256)
+   */
+  readonly maxBodySize?: Size;
+}
+
+/** The resolved webhook: what the control plane wires into its functions. */
+export interface RunnerWebhookResources {
+  readonly table: dynamodb.Table;
+  readonly secret: secretsmanager.ISecret;
+  readonly function: lambda.Function;
+  readonly url: string;
+  readonly maxBodyBytes: number;
+}
+
+const MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024;
+
+/**
+ * The job table's calls, and no more: deliveries and fleet states are put and read, jobs updated under a
+ * condition, the queued-jobs index queried. No scan, no delete, no other index.
+ */
+export function grantJobTable(table: dynamodb.ITable, fn: lambda.IFunction): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({
+    sid: 'UseJobTable',
+    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+    resources: [table.tableArn, `${table.tableArn}/index/${JobTableSchema.queuedIndex.indexName}`],
+  }));
+}
+
+/** Validates the options; throws naming the property, the value and the fix. */
+export function webhookMaxBodyBytes(options: RunnerWebhookOptions): number {
+  const bytes = (options.maxBodySize ?? Size.kibibytes(256)).toBytes();
+  if (Token.isUnresolved(bytes)) {
+    throw new Error('webhook.maxBodySize must be a literal size, e.g. Size.kibibytes(256)');
+  }
+  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > MAX_BODY_BYTES_LIMIT) {
+    throw new Error(`webhook.maxBodySize (${bytes} bytes) must be between 1 KiB and 6 MiB (Lambda's payload limit): use e.g. Size.kibibytes(256)`);
+  }
+  return bytes;
+}
+
+/**
+ * Creates the webhook's table, secret, function and endpoint. The function gets its configuration later
+ * (the control plane adds the environment variable once all fleets are known).
+ */
+export function createWebhook(scope: Construct, options: RunnerWebhookOptions, environment: Record<string, string>): RunnerWebhookResources {
+  const maxBodyBytes = webhookMaxBodyBytes(options);
+  const table = new dynamodb.Table(scope, 'WebhookJobs', {
+    partitionKey: { name: JobTableSchema.partitionKey, type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    timeToLiveAttribute: JobTableSchema.timeToLiveAttribute,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    // Deliveries and job states for at most a day: nothing to keep when the stack goes.
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  table.addGlobalSecondaryIndex({
+    indexName: JobTableSchema.queuedIndex.indexName,
+    partitionKey: { name: JobTableSchema.queuedIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+    sortKey: { name: JobTableSchema.queuedIndex.sortKey, type: dynamodb.AttributeType.STRING },
+    projectionType: dynamodb.ProjectionType.ALL,
+  });
+
+  const secret = options.secret ?? new secretsmanager.Secret(scope, 'WebhookSecret', {
+    description: 'GitHub webhook secret for the runner fleets (give the same value to GitHub)',
+    generateSecretString: { passwordLength: 40, excludePunctuation: true },
+  });
+  if (!options.secret) {
+    acknowledge(secret, [['AwsSolutions-SMG4', 'The webhook secret is shared with GitHub, which cannot follow an automatic rotation; rotate it in both places by hand.']]);
+  }
+
+  const fn = new WebhookFunction(scope, 'WebhookFunction', {
+    description: 'Webhook: workflow_job deliveries, the demand signal of the runner fleets',
+    // GitHub waits 10 seconds for an answer.
+    timeout: Duration.seconds(9),
+    memorySize: 256,
+    architecture: lambda.Architecture.ARM_64,
+    environment,
+    logGroup: new logs.LogGroup(scope, 'WebhookLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+  });
+  grantJobTable(table, fn);
+  secret.grantRead(fn);
+
+  let url: string;
+  if ((options.endpoint ?? WebhookEndpointType.FUNCTION_URL) === WebhookEndpointType.HTTP_API) {
+    const api = new apigwv2.HttpApi(scope, 'WebhookApi', {
+      description: 'GitHub workflow_job webhook of the runner fleets',
+      createDefaultStage: true,
+    });
+    api.addRoutes({ path: '/webhook', methods: [apigwv2.HttpMethod.POST], integration: new integrations.HttpLambdaIntegration('Webhook', fn) });
+    url = `${api.apiEndpoint}/webhook`;
+    acknowledge(api, [
+      ['AwsSolutions-APIG1', 'Every delivery is logged by the webhook function itself (status, delivery, job); access logs would repeat it.'],
+      ['AwsSolutions-APIG4', 'GitHub cannot send AWS credentials or tokens: each delivery is authenticated by its HMAC signature, checked before anything else.'],
+    ]);
+  } else {
+    // GitHub cannot sign requests with AWS credentials; the function checks the HMAC signature first.
+    url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE }).url;
+  }
+  return { table, secret, function: fn, url, maxBodyBytes };
+}

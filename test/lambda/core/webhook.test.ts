@@ -1,0 +1,214 @@
+import fc from 'fast-check';
+import {
+  dueForCheck, fleetOfRunner, jobsToReconcile, labelsOfFleet, parseDelivery, preCheck, RECONCILE_AFTER_SECONDS, routeJob, runnerDemand,
+  secondsToStart, statusOfAction,
+} from '../../../lambda/core/webhook';
+import { changeFor, demandSteps } from '../../../src/scaling/step-intervals';
+import { fleetEntry, workflowJobPayload } from '../fixtures';
+
+const request = (overrides: Partial<{ method: string; headers: Record<string, string>; body: string }> = {}) => ({
+  method: overrides.method ?? 'POST',
+  headers: overrides.headers ?? { 'x-hub-signature-256': 'sha256=abc' },
+  body: overrides.body ?? '{}',
+});
+
+describe('preCheck', () => {
+  test.each([
+    [request({ method: 'GET' }), 405],
+    [request({ body: 'x'.repeat(2049) }), 413],
+    [request({ headers: {} }), 401],
+    [request({ headers: { 'x-hub-signature-256': '' } }), 401],
+  ])('%#: answers %s', (req, statusCode) => {
+    const result = preCheck(req, 2048);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.answer.statusCode).toBe(statusCode);
+  });
+
+  test('a POST of allowed size with a signature goes on to verification', () => {
+    expect(preCheck(request({ body: 'x'.repeat(2048) }), 2048)).toEqual({ ok: true, signature: 'sha256=abc' });
+  });
+
+  test('the size is counted in bytes, not characters', () => {
+    expect(preCheck(request({ body: 'é'.repeat(1025) }), 2048).ok).toBe(false);
+  });
+});
+
+describe('parseDelivery', () => {
+  test('a queued job, with the fields scaling needs', () => {
+    expect(parseDelivery('workflow_job', workflowJobPayload())).toEqual({
+      kind: 'job',
+      event: {
+        action: 'queued',
+        jobId: 29679449,
+        labels: ['self-hosted', 'linux', 'x64'],
+        repository: 'acme/app',
+        createdAt: '2026-11-24T10:00:00Z',
+        startedAt: undefined,
+        runnerName: undefined,
+      },
+    });
+  });
+
+  test('an in_progress job carries its start time and runner', () => {
+    const parsed = parseDelivery('workflow_job', workflowJobPayload({ action: 'in_progress', startedAt: '2026-11-24T10:00:07Z', runnerName: 'linux-i-0abc12345678' }));
+    expect(parsed.kind === 'job' && parsed.event).toEqual(expect.objectContaining({ startedAt: '2026-11-24T10:00:07Z', runnerName: 'linux-i-0abc12345678' }));
+  });
+
+  test.each([
+    ['ping', '{}', 'ping', undefined],
+    ['push', '{}', 'ignored', 202],
+    [undefined, '{}', 'ignored', 202],
+    ['workflow_job', workflowJobPayload({ action: 'requested' }), 'ignored', 202],
+    ['workflow_job', 'not json', 'malformed', 400],
+    ['workflow_job', '[]', 'ignored', 202],
+    ['workflow_job', 'null', 'malformed', 400],
+    ['workflow_job', JSON.stringify({ action: 'queued' }), 'malformed', 400],
+    ['workflow_job', JSON.stringify({ ...JSON.parse(workflowJobPayload()), workflow_job: { ...JSON.parse(workflowJobPayload()).workflow_job, id: 'x' } }), 'malformed', 400],
+    ['workflow_job', JSON.stringify({ ...JSON.parse(workflowJobPayload()), workflow_job: { ...JSON.parse(workflowJobPayload()).workflow_job, labels: 'linux' } }), 'malformed', 400],
+    ['workflow_job', JSON.stringify({ ...JSON.parse(workflowJobPayload()), workflow_job: { ...JSON.parse(workflowJobPayload()).workflow_job, created_at: 'soon' } }), 'malformed', 400],
+    ['workflow_job', JSON.stringify({ ...JSON.parse(workflowJobPayload()), repository: {} }), 'malformed', 400],
+  ])('event %p with body %#: %s', (eventName, body, kind, statusCode) => {
+    const parsed = parseDelivery(eventName, body);
+    expect(parsed.kind).toBe(kind);
+    if (statusCode !== undefined) {
+      expect((parsed as { answer: { statusCode: number } }).answer.statusCode).toBe(statusCode);
+    }
+  });
+
+  test('property: never throws, whatever the body', () => {
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.json()), (body) => {
+      expect(['job', 'ignored', 'malformed']).toContain(parseDelivery('workflow_job', body).kind);
+    }));
+  });
+});
+
+describe('routeJob', () => {
+  const x64 = fleetEntry({ name: 'linux-x64', labels: ['linux', 'docker', 'fleet-linux-x64'], architecture: 'x64' });
+  const arm = fleetEntry({ name: 'linux-arm64', labels: ['linux', 'fleet-linux-arm64'], architecture: 'arm64' });
+  const large = fleetEntry({ name: 'large', labels: ['linux', 'docker', 'large', 'fleet-large'], architecture: 'x64' });
+  const fleets = [large, x64, arm];
+
+  test.each([
+    [['self-hosted', 'linux', 'x64'], 'linux-x64'],
+    [['self-hosted', 'Linux', 'X64'], 'linux-x64'],
+    [['self-hosted', 'linux', 'ARM64'], 'linux-arm64'],
+    [['linux', 'docker'], 'linux-x64'],
+    [['self-hosted', 'large'], 'large'],
+    [['fleet-large'], 'large'],
+    [['self-hosted'], 'linux-arm64'],
+  ])('%p goes to %s', (labels, fleet) => {
+    const route = routeJob(labels, fleets);
+    expect(route.kind === 'fleet' && route.fleet.name).toBe(fleet);
+  });
+
+  test.each([
+    [['self-hosted', 'windows'], 'unroutable'],
+    [['self-hosted', 'linux', 'gpu'], 'unroutable'],
+    [['ubuntu-latest'], 'not-ours'],
+    [[], 'not-ours'],
+  ])('%p is %s', (labels, kind) => {
+    expect(routeJob(labels, fleets).kind).toBe(kind);
+  });
+
+  test('tie-break: the fleet with the fewest labels, then the first declared', () => {
+    const twin = fleetEntry({ name: 'twin', labels: ['linux', 'docker', 'fleet-twin'] });
+    const route = routeJob(['linux'], [large, x64, twin]);
+    expect(route.kind === 'fleet' && route.fleet.name).toBe('linux-x64');
+  });
+
+  test('the default labels follow the fleet\'s OS and architecture', () => {
+    expect([...labelsOfFleet(arm)].sort()).toEqual(['arm64', 'fleet-linux-arm64', 'linux', 'self-hosted']);
+  });
+
+  test('property: the chosen fleet has every label of the job, and no fleet with fewer labels could run it', () => {
+    const label = fc.constantFrom('self-hosted', 'linux', 'LINUX', 'x64', 'arm64', 'docker', 'large', 'gpu', 'fleet-large');
+    fc.assert(fc.property(fc.array(label, { maxLength: 5 }), (labels) => {
+      const route = routeJob(labels, fleets);
+      const able = fleets.filter((f) => labels.every((l) => labelsOfFleet(f).has(l.toLowerCase())));
+      if (route.kind === 'fleet') {
+        expect(able).toContain(route.fleet);
+        expect(able.every((f) => labelsOfFleet(f).size >= labelsOfFleet(route.fleet).size)).toBe(true);
+      } else {
+        expect(labels.length === 0 || able.length === 0).toBe(true);
+      }
+    }));
+  });
+});
+
+describe('small decisions', () => {
+  test.each([['queued', 'queued'], ['waiting', 'queued'], ['in_progress', 'in_progress'], ['completed', 'completed']] as const)(
+    '%s records %s', (action, status) => expect(statusOfAction(action)).toBe(status));
+
+  test('the fleet of a runner comes from its name, never from a prefix of another fleet', () => {
+    const fleets = [fleetEntry({ name: 'linux' }), fleetEntry({ name: 'linux-large' })];
+    expect(fleetOfRunner('linux-large-i-0123456789abcdef0', fleets)?.name).toBe('linux-large');
+    expect(fleetOfRunner('linux-i-0123456789abcdef0', fleets)?.name).toBe('linux');
+    expect(fleetOfRunner('someone-elses-runner', fleets)).toBeUndefined();
+    expect(fleetOfRunner(undefined, fleets)).toBeUndefined();
+  });
+
+  test('seconds to start', () => {
+    const event = { action: 'in_progress' as const, jobId: 1, labels: [], repository: 'a/b', createdAt: '2026-11-24T10:00:00Z' };
+    expect(secondsToStart({ ...event, startedAt: '2026-11-24T10:00:12.5Z' })).toBe(12.5);
+    expect(secondsToStart(event)).toBeUndefined();
+    expect(secondsToStart({ ...event, startedAt: '2026-11-24T09:59:00Z' })).toBeUndefined();
+  });
+
+  test('reconciliation takes the oldest due jobs (age 2, 4, 8, 16... minutes), at most the limit', () => {
+    const now = new Date('2026-11-24T12:00:00Z');
+    const at = (secondsAgo: number) => ({ queuedAt: new Date(now.getTime() - secondsAgo * 1000).toISOString(), id: secondsAgo });
+    const jobs = [at(30), at(RECONCILE_AFTER_SECONDS), at(180), at(250), at(500), at(960), at(1000), at(3900)];
+    expect(jobsToReconcile(jobs, now, 10).map((j) => j.id)).toEqual([1000, 960, 500, 250, RECONCILE_AFTER_SECONDS]);
+    expect(jobsToReconcile(jobs, now, 2).map((j) => j.id)).toEqual([1000, 960]);
+  });
+
+  test('property: a job waiting a day is checked in about one tick per doubling of its age', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 59 }), (offset) => {
+      // The metric function ticks once a minute, at some second of the minute.
+      const checks = Array.from({ length: 24 * 60 }, (_, minute) => minute * 60 + offset).filter(dueForCheck).length;
+      expect(checks).toBe(10);
+    }));
+    expect(dueForCheck(RECONCILE_AFTER_SECONDS - 1)).toBe(false);
+  });
+});
+
+describe('runner demand and the demand step policy', () => {
+  test('worked example: 10 queued, target 2, 2 idle: 10 runners wanted', () => {
+    expect(runnerDemand({ queued: 10, idleTarget: 2, idle: 2 })).toBe(10);
+    expect(runnerDemand({ queued: 0, idleTarget: 0, idle: 0 })).toBe(0);
+    expect(runnerDemand({ queued: 0, idleTarget: 1, idle: 3 })).toBe(-2);
+  });
+
+  const input = fc.record({ queued: fc.nat(300), idleTarget: fc.nat(20), idle: fc.nat(300) });
+
+  test('property: monotone in demand, the idle runners subtracted', () => {
+    fc.assert(fc.property(input, fc.nat(50), (i, more) => {
+      expect(runnerDemand({ ...i, queued: i.queued + more })).toBe(runnerDemand(i) + more);
+      expect(runnerDemand({ ...i, idle: i.idle + more })).toBe(runnerDemand(i) - more);
+    }));
+  });
+
+  test('property: one step adds the whole demand (up to 20 a step), never above max, nothing when there is no demand', () => {
+    fc.assert(fc.property(input, fc.integer({ min: 1, max: 500 }), fc.nat(500), (i, maxCapacity, current) => {
+      const plan = demandSteps(maxCapacity);
+      const demand = runnerDemand(i);
+      const step = changeFor(plan, demand);
+      if (demand < 1) {
+        // Below the threshold the alarm is OK: no step runs.
+        expect(demand).toBeLessThanOrEqual(plan.threshold);
+        return;
+      }
+      expect(step).toBe(Math.min(demand, maxCapacity, 20));
+      // Auto Scaling clamps the change to the maximum: the group never exceeds it.
+      const capacity = Math.min(maxCapacity, Math.min(current, maxCapacity) + step!);
+      expect(capacity).toBeLessThanOrEqual(maxCapacity);
+    }));
+  });
+
+  test('property: steps are monotone in demand', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 200 }), fc.nat(5), (maxCapacity, d, more) => {
+      const plan = demandSteps(maxCapacity);
+      expect(changeFor(plan, d + more)!).toBeGreaterThanOrEqual(changeFor(plan, d)!);
+    }));
+  });
+});

@@ -1,0 +1,141 @@
+import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet, GitHubRunnerFleetProps, RunnerWebhookOptions, WebhookEndpointType } from '../../src';
+import { ENV_FLEET_CONFIG } from '../../src/contract';
+import { testStack } from '../fleet/helpers';
+
+function withWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
+  const ctx = testStack();
+  const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, webhook });
+  const runners = new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, controlPlane, labels: ['linux'], fleetName: 'linux', ...fleet });
+  return { ...ctx, controlPlane, fleet: runners, template: Template.fromStack(ctx.stack) };
+}
+
+function literalConfig(fn: any): any {
+  const value = fn.Properties.Environment.Variables[ENV_FLEET_CONFIG];
+  return JSON.parse(value['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join(''));
+}
+
+describe('GitHubRunnerControlPlane: webhook', () => {
+  test('a Function URL (no AWS auth: the signature is checked first), a function answering within GitHub\'s 10 seconds', () => {
+    const { template, controlPlane } = withWebhook();
+    template.resourceCountIs('AWS::Lambda::Function', 4);
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Webhook:'), Timeout: 9 });
+    expect(controlPlane.hasWebhook).toBe(true);
+    expect(controlPlane.webhookUrl).toBeDefined();
+  });
+
+  test('a job table: partition key pk, TTL, the sparse queued-jobs index projecting everything, point-in-time recovery', () => {
+    const { template } = withWebhook();
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      GlobalSecondaryIndexes: [{
+        IndexName: 'QueuedByFleet',
+        KeySchema: [{ AttributeName: 'queuedFleet', KeyType: 'HASH' }, { AttributeName: 'queuedAt', KeyType: 'RANGE' }],
+        Projection: { ProjectionType: 'ALL' },
+      }],
+    });
+  });
+
+  test('a generated webhook secret, readable by the webhook function only', () => {
+    const { template, stack } = withWebhook();
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 40, ExcludePunctuation: true } });
+    const secretId = Object.keys(template.findResources('AWS::SecretsManager::Secret'))[0];
+    const readers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => JSON.stringify(p.Properties.PolicyDocument).includes(secretId))
+      .flatMap((p: any) => p.Properties.Roles.map((r: any) => r.Ref));
+    expect(readers).toHaveLength(1);
+    expect(readers[0]).toMatch(/WebhookFunction/);
+    expect(stack).toBeDefined();
+  });
+
+  test('every function learns the webhook settings; only the webhook and idle-metric functions may use the table', () => {
+    const { template } = withWebhook({ maxBodySize: Size.kibibytes(64) });
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(literalConfig(fn).webhook).toEqual({ tableName: 'TOKEN', secretArn: 'TOKEN', maxBodyBytes: 65536 });
+    }
+    const tableUsers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => JSON.stringify(p.Properties.PolicyDocument).includes('dynamodb:PutItem'))
+      .flatMap((p: any) => p.Properties.Roles.map((r: any) => r.Ref as string));
+    expect(tableUsers.sort()).toEqual([expect.stringMatching(/IdleMetricFunction/), expect.stringMatching(/WebhookFunction/)].sort());
+  });
+
+  test('an HTTP API with one route, POST /webhook, instead of a Function URL', () => {
+    const { template, controlPlane, stack } = withWebhook({ endpoint: WebhookEndpointType.HTTP_API });
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhook' });
+    expect(stack.resolve(controlPlane.webhookUrl)).toEqual({ 'Fn::Join': ['', [expect.anything(), '/webhook']] });
+  });
+
+  test.each([Size.bytes(100), Size.mebibytes(7)])('fails for maxBodySize %s', (maxBodySize) => {
+    expect(() => withWebhook({ maxBodySize })).toThrow(/webhook.maxBodySize \(\d+ bytes\) must be between 1 KiB and 6 MiB/);
+  });
+
+  test('cdk-nag: no unacknowledged finding with either endpoint', () => {
+    for (const endpoint of [WebhookEndpointType.FUNCTION_URL, WebhookEndpointType.HTTP_API]) {
+      const app = new App();
+      const stack = new Stack(app, `Nag${endpoint.replace('-', '')}`, { env: { account: '123456789012', region: 'us-east-1' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { flowLogs: { all: {} } });
+      const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'App', 'github-app');
+      const github = GitHubConnection.organization('acme', { credentials: GitHubCredentials.fromAppSecret(secret) });
+      const controlPlane = new GitHubRunnerControlPlane(stack, 'Runners', { github, webhook: { endpoint } });
+      new GitHubRunnerFleet(stack, 'Fleet', { vpc, controlPlane, labels: ['linux'], minCapacity: 0, idleRunners: 0 });
+      const report = new AwsSolutionsChecks(app).validateScope(stack);
+      expect(report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`))).toEqual([]);
+    }
+  });
+});
+
+describe('GitHubRunnerFleet with a webhook: demand scaling', () => {
+  test('the scale-out alarm watches the runner demand every 10 seconds and adds the whole demand in one step', () => {
+    const { template } = withWebhook({}, { idleRunners: 2, maxCapacity: 25 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'RunnerDemand',
+      Namespace: 'GitHubRunnerFleet',
+      Dimensions: [{ Name: 'Fleet', Value: 'linux' }],
+      Period: 10,
+      Statistic: 'Maximum',
+      Threshold: 0.5,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    const policies = Object.values(template.findResources('AWS::AutoScaling::ScalingPolicy')) as any[];
+    const out = policies.find((p) => p.Properties.StepAdjustments.some((s: any) => s.ScalingAdjustment > 0));
+    const adjustments = out.Properties.StepAdjustments.map((s: any) => s.ScalingAdjustment).sort((a: number, b: number) => a - b);
+    expect(adjustments).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(out.Properties.PolicyType).toBe('StepScaling');
+    expect(out.Properties.EstimatedInstanceWarmup).toBe(300);
+    // The idle-runner scale-out alarm is replaced, the scale-in alarm stays.
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'IdleRunners', ComparisonOperator: 'LessThanThreshold' }, 0);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IdleRunners', ComparisonOperator: 'GreaterThanThreshold' });
+  });
+
+  test('scale from zero: minCapacity 0 and idleRunners 0 are accepted without a warning, and the demand alarm exists', () => {
+    const { template, stack, fleet } = withWebhook({}, { minCapacity: 0, idleRunners: 0 });
+    expect(fleet.scaleOutAlarm).toBeDefined();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunnerDemand' });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
+  test('demandPeriod sets the demand alarm\'s period; a period CloudWatch refuses fails', () => {
+    const { template } = withWebhook({}, { scaling: { demandPeriod: Duration.seconds(30) } });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunnerDemand', Period: 30 });
+    expect(() => withWebhook({}, { scaling: { demandPeriod: Duration.seconds(15) } }))
+      .toThrow('scaling.demandPeriod (15 seconds) must be 10, 20 or 30 seconds or a multiple of 60 seconds');
+  });
+
+  test('metric methods for the demand signal', () => {
+    const { fleet, stack } = withWebhook();
+    expect(stack.resolve(fleet.metricQueuedJobs().metricName)).toBe('QueuedJobs');
+    expect(fleet.metricRunnerDemand().statistic).toBe('Maximum');
+    expect(fleet.metricJobStartSeconds().metricName).toBe('JobStartSeconds');
+  });
+});
