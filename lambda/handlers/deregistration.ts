@@ -3,8 +3,8 @@ import type { FleetRuntimeEntry } from '../../src/contract';
 import { classifyLifecycleEvent } from '../core/lifecycle-event';
 import type { LifecycleEventBridgeEvent } from '../core/lifecycle-event';
 import { planSweep } from '../core/orphans';
-import { decideTermination, TerminationDecision } from '../core/termination';
-import type { DeleteRunnerOutcome, GitHubRunner, LifecycleActionRef } from '../ports';
+import { decideTermination, presenceOf, RunnerPresence, TerminationDecision } from '../core/termination';
+import type { GitHubRunner, LifecycleActionRef } from '../ports';
 import { GitHubError } from '../ports';
 import { describeError, HandlerDeps } from './deps';
 
@@ -106,8 +106,10 @@ export function createDeregistrationHandler(deps: HandlerDeps): (event: Lifecycl
 }
 
 /**
- * Removes the instance's runner and decides whether the instance may go now. Completes the action
- * unless the runner is busy (then records a heartbeat). Returns the decision.
+ * Decides whether a leaving instance may go now, and lets it go when it may. The runner of an instance
+ * that is still there is never deleted from here: GitHub may have handed it a job a moment ago (the REST
+ * view lags). The instance stops its own runner when no job runs and completes the action itself; here,
+ * an instance without a runner is released at once and one with an online runner kept open.
  */
 async function settle(
   deps: HandlerDeps,
@@ -117,35 +119,43 @@ async function settle(
   now: Date,
   context: Record<string, unknown>,
 ): Promise<TerminationDecision> {
-  let outcome: DeleteRunnerOutcome | 'failed';
+  let presence: RunnerPresence;
   try {
-    const runner = await deps.github.findRunnerByName(runnerNameFor(fleet.name, action.instanceId));
-    outcome = runner ? await deps.github.deleteRunner(runner.id) : 'not-found';
+    presence = presenceOf(await deps.github.findRunnerByName(runnerNameFor(fleet.name, action.instanceId)));
   } catch (error) {
-    outcome = 'failed';
-    deps.logger.error('GitHub failed while removing the runner; letting the instance go (the sweep removes the runner later)', {
-      ...context, ...describeError(error),
-    });
+    presence = 'unknown';
+    deps.logger.error('GitHub failed while looking up the runner; the instance retires its runner itself', { ...context, ...describeError(error) });
     deps.metrics.add(MetricNames.DEREGISTRATION_FAILURES, fleet.name, 1);
     if (error instanceof GitHubError) {
       deps.metrics.add(MetricNames.GITHUB_ERRORS, fleet.name, 1);
     }
   }
-  const decision = decideTermination({ fleet, outcome, terminatingSince, now });
-  if (decision === 'wait-busy') {
-    const extended = await deps.autoScaling.recordHeartbeat(action);
-    deps.logger.info('Runner is running a job: holding the instance', { ...context, heartbeat: extended });
-    return decision;
-  }
-  if (decision === 'complete-drain-timeout') {
-    deps.logger.warn('Runner still busy after the drain timeout: letting the instance go', { ...context, drainTimeoutSeconds: fleet.drainTimeoutSeconds });
+  const decision = decideTermination({ fleet, runner: presence, terminatingSince, now });
+  switch (decision) {
+    case 'wait-for-instance': {
+      const extended = await deps.autoScaling.recordHeartbeat(action);
+      deps.logger.info('The runner is online: holding the instance until it retires its runner', { ...context, heartbeat: extended });
+      return decision;
+    }
+    case 'leave-to-instance':
+      deps.logger.info('The runner is offline or unknown: the instance completes its own action (or the hook times out)', {
+        ...context, runner: presence,
+      });
+      return decision;
+    case 'complete-drain-timeout':
+      deps.logger.warn('The instance has not retired its runner within the drain timeout: letting it go', {
+        ...context, drainTimeoutSeconds: fleet.drainTimeoutSeconds,
+      });
+      break;
+    case 'complete':
+      break;
   }
   await deleteSecretQuietly(deps, fleet, action.instanceId, context);
   const completed = await deps.autoScaling.completeLifecycleAction(action, 'CONTINUE');
   if (decision === 'complete') {
     deps.metrics.add(MetricNames.DEREGISTRATIONS, fleet.name, 1);
   }
-  deps.logger.info('Runner removed; terminate action continued', { ...context, decision, completed });
+  deps.logger.info('Terminate action continued', { ...context, decision, completed });
   return decision;
 }
 
@@ -183,7 +193,7 @@ async function sweepFleet(deps: HandlerDeps, fleet: FleetRuntimeEntry, runners: 
     const action = { autoScalingGroupName: fleet.autoScalingGroupName, hookName: TERMINATE_HOOK_NAME, instanceId: instance.instanceId };
     const since = instance.terminatingSince ? new Date(instance.terminatingSince) : undefined;
     const decision = await settle(deps, fleet, action, since, now, { instanceId: instance.instanceId, fleet: fleet.name, via: 'sweep' });
-    if (decision !== 'wait-busy') {
+    if (decision === 'complete' || decision === 'complete-drain-timeout') {
       drained++;
     }
   }

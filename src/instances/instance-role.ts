@@ -47,11 +47,13 @@ export function createInstanceRole(scope: Construct, id: string, props: Instance
   }));
 
   // The bootstrap completes its own launch action (warm-pool preparation, or ABANDON on failure),
-  // protects itself while a job runs, and replaces itself after an ephemeral job.
+  // protects itself while a job runs, holds its terminate action while a job runs and completes it once
+  // its runner has stopped, and replaces itself after an ephemeral job.
   role.addToPolicy(new iam.PolicyStatement({
     sid: 'ManageOwnGroupMembership',
     actions: [
       'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
       'autoscaling:SetInstanceProtection',
       'autoscaling:SetInstanceHealth',
       'autoscaling:TerminateInstanceInAutoScalingGroup',

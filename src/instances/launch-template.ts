@@ -2,7 +2,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { renderUserData } from './user-data';
-import { LAUNCH_HOOK_NAME } from '../contract';
+import { LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../contract';
 import { FleetSettings } from '../fleet/settings';
 
 export interface RunnerLaunchTemplateProps {
@@ -29,6 +29,7 @@ export function createLaunchTemplate(scope: Construct, id: string, props: Runner
     mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
     secretPrefix: props.secretPrefix,
     launchHookName: LAUNCH_HOOK_NAME,
+    terminateHookName: TERMINATE_HOOK_NAME,
     installDocker: settings.installDocker,
     extraPackages: settings.extraPackages,
     extraCommands: settings.extraCommands,

@@ -16,6 +16,8 @@ RF_ETC="$ROOT/etc/runner-fleet"
 RF_STATE="$ROOT/var/lib/runner-fleet"
 RF_LOG="$ROOT/var/log/runner-fleet/bootstrap.log"
 RUNNER_DIR="$ROOT/opt/actions-runner"
+# Markers shared by the job hooks (runner user) and the retirement check (root), under one lock.
+RF_RUN="$ROOT/run/runner-fleet"
 IMDS="@{RUNNER_FLEET_IMDS:-http://169.254.169.254}"
 # shellcheck source=/dev/null
 . "$RF_ETC/config.env"
@@ -60,6 +62,7 @@ set -euo pipefail
 # shellcheck source=/dev/null
 . "@{RUNNER_FLEET_ROOT:-}/opt/runner-fleet/bin/lib.sh"
 POLL_SECONDS="@{RUNNER_FLEET_POLL_SECONDS:-5}"
+HEARTBEAT_SECONDS="@{RUNNER_FLEET_HEARTBEAT_SECONDS:-60}"
 mkdir -p "$RF_STATE" "$(dirname "$RF_LOG")"
 INSTANCE_ID=""
 GROUP_NAME=""
@@ -170,6 +173,89 @@ wait_in_service() {
   done
 }
 
+# Completes this instance's terminate action: its runner has stopped, no job runs. The control plane's
+# deregistration function would otherwise wait for the runner to go offline.
+complete_terminate() {
+  if aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
+    --lifecycle-hook-name "$RF_TERMINATE_HOOK" --instance-id "$INSTANCE_ID" --lifecycle-action-result CONTINUE; then
+    log "completed the terminate action"
+  else
+    log "no pending terminate action to complete"
+  fi
+}
+
+# Whether a job runs: the job-started hook's marker, or a worker process (it exists from the moment the
+# runner accepts a job, before the hook runs).
+job_running() {
+  [ -e "$RF_RUN/busy" ] || pgrep -u runner -f 'Runner.Worker' >/dev/null
+}
+
+# Under the job lock, so that a job-started hook cannot run between the check and the stop: stops the
+# runner's listener only when it is running and no job runs. Returns 1 otherwise (try again later).
+retire_if_idle() {
+  (
+    flock 9 || exit 1
+    if job_running || ! pgrep -u runner -f 'Runner.Listener' >/dev/null; then
+      exit 1
+    fi
+    touch "$RF_RUN/retiring"
+    pkill -INT -u runner -f 'Runner.Listener' || true
+  ) 9>"$RF_RUN/job.lock"
+}
+
+# Runs beside the runner: when the group wants this instance gone (scale-in, lifetime, back to the warm
+# pool), the runner is stopped as soon as no job runs, never during one. Auto Scaling's scale-in
+# protection (set by the job-started hook) keeps busy instances from being chosen; this covers an
+# instance chosen just before its job started, whatever GitHub's REST view says.
+retire_watch() {
+  local state last_beat=-100000
+  while sleep "$POLL_SECONDS"; do
+    state="$(target_state)"
+    case "$state" in
+      Terminated | Warmed:*) ;;
+      *) continue ;;
+    esac
+    if retire_if_idle; then
+      log "target $state: the runner was idle and is stopping"
+      return 0
+    fi
+    # A job runs: keep the terminate action open until it is over.
+    if job_running && [ $((SECONDS - last_beat)) -ge "$HEARTBEAT_SECONDS" ]; then
+      if aws autoscaling record-lifecycle-action-heartbeat --auto-scaling-group-name "$GROUP_NAME" \
+        --lifecycle-hook-name "$RF_TERMINATE_HOOK" --instance-id "$INSTANCE_ID"; then
+        log "target $state: a job runs, the terminate action is held"
+        last_beat=$SECONDS
+      fi
+    fi
+  done
+}
+
+start_retire_watch() {
+  mkdir -p "$RF_RUN"
+  : >"$RF_RUN/job.lock"
+  chown runner "$RF_RUN" "$RF_RUN/job.lock"
+  rm -f "$RF_RUN/busy" "$RF_RUN/retiring"
+  retire_watch &
+  WATCH_PID=$!
+  trap 'kill "$WATCH_PID" 2>/dev/null || true' EXIT
+}
+
+retiring() {
+  [ -e "$RF_RUN/retiring" ]
+}
+
+# Before the runner starts: if the group wants this instance gone already, leave without starting it.
+leaving_before_start() {
+  case "$(target_state)" in
+    Terminated | Warmed:*)
+      log "the group no longer wants this instance: leaving without starting the runner"
+      complete_terminate
+      return 0
+      ;;
+  esac
+  return 1
+}
+
 # The registration the Lambda function wrote for this instance only (never printed).
 read_registration() {
   umask 077
@@ -192,7 +278,12 @@ run_ephemeral() {
   (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh --jitconfig "$jit")
   local status=$?
   set -e
-  log "the runner exited with status $status: replacing this instance"
+  if retiring; then
+    log "the runner stopped while idle: leaving"
+    complete_terminate
+    return 0
+  fi
+  log "the runner exited with status $status after its job: replacing this instance"
   aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --no-should-decrement-desired-capacity
 }
 
@@ -214,8 +305,18 @@ run_persistent() {
   fi
   rm -f "$RF_STATE/registration.json"
   log "starting the persistent runner $name"
-  cd "$RUNNER_DIR"
-  exec runuser -u runner -- ./run.sh
+  set +e
+  (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh)
+  local status=$?
+  set -e
+  if retiring; then
+    log "the runner stopped while idle: leaving"
+    complete_terminate
+    return 0
+  fi
+  # systemd restarts the bootstrap (and with it the runner) after a failure.
+  log "the runner exited with status $status"
+  return "$status"
 }
 
 main() {
@@ -236,6 +337,8 @@ main() {
   esac
   wait_in_service || fail "not in service after $RF_IN_SERVICE_TIMEOUT s"
   read_registration || fail "cannot read the instance's registration"
+  leaving_before_start && return 0
+  start_retire_watch
   if [ "$RF_MODE" = "ephemeral" ]; then
     run_ephemeral
   else
@@ -268,7 +371,10 @@ fi
 
 export const JOB_STARTED_SH = bash`
 #!/bin/bash
-# Runner job-started hook (runs as the runner user before every job).
+# Runner job-started hook (runs as the runner user before every job). The busy marker, under the job
+# lock, keeps the retirement check from stopping the runner; the protection keeps scale-in away.
+RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
+( flock 9 && touch "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not mark this instance busy" >&2
 sudo -n /opt/runner-fleet/bin/protect on || echo "runner-fleet: could not protect this instance from scale-in" >&2
 exit 0
 `;
@@ -279,12 +385,16 @@ export function jobCompletedScript(mode: 'ephemeral' | 'persistent'): string {
     ? bash`
 #!/bin/bash
 # Runner job-completed hook (runs as the runner user after every job).
+RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
+( flock 9 && rm -f "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not clear the busy marker" >&2
 sudo -n /opt/runner-fleet/bin/protect off || echo "runner-fleet: could not lift scale-in protection" >&2
 exit 0
 `
     : bash`
 #!/bin/bash
-# Runner job-completed hook: an ephemeral instance keeps its protection until it is replaced.
+# Runner job-completed hook: the job is over (the instance keeps its protection until it is replaced).
+RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
+( flock 9 && rm -f "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not clear the busy marker" >&2
 exit 0
 `;
 }

@@ -13,6 +13,8 @@ export interface BootstrapOptions {
   /** Secret name = secretPrefix + instance id. */
   readonly secretPrefix: string;
   readonly launchHookName: string;
+  /** The terminate hook: the instance completes it itself once its runner has stopped while idle. */
+  readonly terminateHookName: string;
   readonly installDocker: boolean;
   readonly extraPackages: string[];
   /** Run as root during preparation, in order. */
@@ -39,8 +41,10 @@ export function validateBootstrapOptions(options: BootstrapOptions): void {
   if (!/^[A-Za-z0-9/_+=.@-]+\/$/.test(options.secretPrefix)) {
     throw new Error(`secretPrefix (${JSON.stringify(options.secretPrefix)}) must be a Secrets Manager name prefix ending with "/"`);
   }
-  if (!/^[A-Za-z0-9_./-]{1,255}$/.test(options.launchHookName)) {
-    throw new Error(`launchHookName (${JSON.stringify(options.launchHookName)}) is not a lifecycle hook name`);
+  for (const [name, value] of [['launchHookName', options.launchHookName], ['terminateHookName', options.terminateHookName]]) {
+    if (!/^[A-Za-z0-9_./-]{1,255}$/.test(value)) {
+      throw new Error(`${name} (${JSON.stringify(value)}) is not a lifecycle hook name`);
+    }
   }
   for (const pkg of options.extraPackages) {
     if (!/^[A-Za-z0-9][A-Za-z0-9+._:=~-]*$/.test(pkg)) {
@@ -65,6 +69,7 @@ export function renderConfigEnv(options: BootstrapOptions): string {
     ['RF_MODE', options.mode],
     ['RF_SECRET_PREFIX', options.secretPrefix],
     ['RF_LAUNCH_HOOK', options.launchHookName],
+    ['RF_TERMINATE_HOOK', options.terminateHookName],
     ['RF_INSTALL_DOCKER', String(options.installDocker)],
     ['RF_BLOCK_METADATA', String(options.blockJobMetadataAccess)],
     ['RF_IN_SERVICE_TIMEOUT', String(options.inServiceTimeoutSeconds)],

@@ -18,6 +18,7 @@ export function defaultOptions(overrides: Partial<BootstrapOptions> = {}): Boots
     mode: 'ephemeral',
     secretPrefix: 'github-runner-fleet/linux/',
     launchHookName: 'github-runner-fleet-launch',
+    terminateHookName: 'github-runner-fleet-terminate',
     installDocker: true,
     extraPackages: [],
     extraCommands: [],
@@ -69,9 +70,42 @@ dir=""; while [ $# -gt 0 ]; do case "$1" in -C) dir="$2"; shift 2 ;; *) shift ;;
 mkdir -p "$dir/bin"
 for f in run.sh config.sh bin/installdependencies.sh; do
   printf '#!/bin/bash\\necho "%s $*" >>"$STUB/calls"\\n' "$f" >"$dir/$f"; chmod +x "$dir/$f"
-done`,
+done
+cat "$STUB/run.sh.stub" >>"$dir/run.sh"`,
+  // The runner's processes: a worker exists while a job runs; stopping the listener ends run.sh.
+  'pgrep': 'echo "pgrep $*" >>"$STUB/calls"; case "$*" in *Runner.Worker*) [ -f "$STUB/worker" ] ;; *) [ -f "$STUB/listener" ] ;; esac',
+  'pkill': 'echo "pkill $*" >>"$STUB/calls"; touch "$STUB/listener-stopped"',
+  'sudo': 'echo "sudo $*" >>"$STUB/calls"',
   'runuser': 'echo "runuser $*" >>"$STUB/calls"; shift 3; "$@"',
 };
+
+/**
+ * What the stub run.sh does after recording its call: with the file \`job\` (its content: seconds), it
+ * runs one job the way the runner does (the worker exists from the start, the job hooks around the
+ * job's steps); with the file \`listen\`, it then waits for jobs until its listener is stopped (pkill),
+ * at most 10 seconds.
+ */
+const RUN_SH_STUB = `
+hooks="$RUNNER_FLEET_ROOT/opt/runner-fleet/bin"
+[ -f "$STUB/listen" ] && touch "$STUB/listener"
+if [ -f "$STUB/job" ]; then
+  touch "$STUB/worker"
+  "$hooks/job-started"
+  echo "job steps running" >>"$STUB/calls"
+  sleep "$(cat "$STUB/job")"
+  echo "job steps done" >>"$STUB/calls"
+  "$hooks/job-completed"
+  rm -f "$STUB/worker"
+fi
+if [ -f "$STUB/listen" ]; then
+  for _ in $(seq 1 200); do
+    [ -f "$STUB/listener-stopped" ] && break
+    sleep 0.05
+  done
+  rm -f "$STUB/listener"
+  echo "listener stopped" >>"$STUB/calls"
+fi
+`;
 
 export interface RunResult {
   readonly status: number;
@@ -95,6 +129,7 @@ export class Sandbox {
       fs.writeFileSync(path.join(this.bin, name), `#!/bin/bash\n${body.replace(/\$\{INSTANCE_ID\}/g, INSTANCE_ID)}\n`, { mode: 0o755 });
     }
     fs.writeFileSync(path.join(this.stub, 'calls'), '');
+    fs.writeFileSync(path.join(this.stub, 'run.sh.stub'), RUN_SH_STUB);
     this.states(['InService']);
   }
 
@@ -107,8 +142,13 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'secret'), JSON.stringify(value));
   }
 
-  flag(name: 'install-fails' | 'complete-fails'): void {
-    fs.writeFileSync(path.join(this.stub, name), '');
+  flag(name: 'install-fails' | 'complete-fails' | 'listen', content = ''): void {
+    fs.writeFileSync(path.join(this.stub, name), content);
+  }
+
+  /** The runner will run one job of `seconds` as soon as it starts. */
+  job(seconds: number): void {
+    fs.writeFileSync(path.join(this.stub, 'job'), String(seconds));
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -118,6 +158,7 @@ export class Sandbox {
       STUB: this.stub,
       RUNNER_FLEET_ROOT: this.root,
       RUNNER_FLEET_POLL_SECONDS: '0.1',
+      RUNNER_FLEET_HEARTBEAT_SECONDS: '0',
     };
   }
 

@@ -1,5 +1,5 @@
-import { execFileSync } from 'child_process';
-import { existsSync, readFileSync } from 'fs';
+import { execFileSync, spawn } from 'child_process';
+import { existsSync, mkdirSync, readFileSync } from 'fs';
 import fc from 'fast-check';
 import { bashSyntax, defaultOptions, indexOfCall, INSTANCE_ID, Sandbox, shellcheck } from './harness';
 import { shellQuote } from '../../src/instances/shell';
@@ -194,5 +194,131 @@ describe('bootstrap, run with stub commands', () => {
     expect(bootstrapFiles(defaultOptions()).find((f) => f.path.endsWith('job-completed'))!.content).not.toContain('protect off');
     expect(readFileSync(`${box.root}/etc/sudoers.d/runner-fleet`, 'utf8'))
       .toBe('runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/protect on, /opt/runner-fleet/bin/protect off\n');
+  });
+});
+
+describe('retirement: the instance stops its own runner only when no job runs', () => {
+  let box: Sandbox;
+  beforeEach(() => {
+    box = new Sandbox();
+  });
+  afterEach(() => box.cleanup());
+
+  const TERMINATE = new RegExp(`^aws autoscaling complete-lifecycle-action --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-terminate --instance-id ${INSTANCE_ID} --lifecycle-action-result CONTINUE$`);
+
+  function persistent(): void {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    box.secret({ mode: 'persistent', runnerName: `linux-${INSTANCE_ID}`, registrationToken: 'T', registrationUrl: 'https://github.com/acme', labels: 'linux' });
+  }
+
+  test('scale-in of an idle runner: the listener is stopped under the job lock, then the instance completes its terminate action', () => {
+    persistent();
+    box.flag('listen');
+    // The bootstrap reads the target state three times before the runner starts; the watcher then reads it.
+    box.states(['InService', 'InService', 'InService', 'InService', 'Terminated']);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const calls = result.calls;
+    const check = indexOfCall(calls, /^pgrep -u runner -f Runner\.Worker$/);
+    const stop = indexOfCall(calls, /^pkill -INT -u runner -f Runner\.Listener$/);
+    const complete = indexOfCall(calls, TERMINATE);
+    expect(check).toBeGreaterThan(indexOfCall(calls, /run\.sh/));
+    expect(stop).toBeGreaterThan(check);
+    expect(complete).toBeGreaterThan(indexOfCall(calls, /^listener stopped$/));
+    expect(result.log).toContain('target Terminated: the runner was idle and is stopping');
+  });
+
+  test('scale-in arriving during a job: the runner is stopped only after the job, whatever GitHub says', () => {
+    persistent();
+    box.flag('listen');
+    box.job(1);
+    box.states(['InService', 'InService', 'InService', 'Terminated']);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const calls = result.calls;
+    const done = indexOfCall(calls, /^job steps done$/);
+    const stop = indexOfCall(calls, /^pkill /);
+    expect(done).toBeGreaterThan(0);
+    expect(stop).toBeGreaterThan(done);
+    // The retirement check ran (and declined) while the job ran.
+    const checksDuringJob = calls.slice(indexOfCall(calls, /^job steps running$/), done).filter((c) => c.startsWith('pgrep') || c.endsWith('target-lifecycle-state'));
+    expect(checksDuringJob.length).toBeGreaterThan(0);
+    expect(indexOfCall(calls, TERMINATE)).toBeGreaterThan(stop);
+    // While the job ran, the instance held its own terminate action.
+    const beat = indexOfCall(calls, new RegExp(`^aws autoscaling record-lifecycle-action-heartbeat --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-terminate --instance-id ${INSTANCE_ID}$`));
+    expect(beat).toBeGreaterThan(indexOfCall(calls, /^job steps running$/));
+    expect(beat).toBeLessThan(done);
+  });
+
+  test('a job already handed to the runner (its worker exists) before the job-started hook: not stopped', () => {
+    persistent();
+    box.flag('listen');
+    box.job(0.6);
+    box.states(['InService', 'InService', 'InService', 'Terminated']);
+    const result = box.bootstrap();
+    const calls = result.calls;
+    expect(indexOfCall(calls, /^pkill /)).toBeGreaterThan(indexOfCall(calls, /^job steps done$/));
+  });
+
+  test('back to the warm pool (Warmed:Stopped) while idle: the same retirement', () => {
+    persistent();
+    box.flag('listen');
+    box.states(['InService', 'InService', 'InService', 'Warmed:Pending:Wait']);
+    const result = box.bootstrap();
+    expect(result.calls.some((c) => TERMINATE.test(c))).toBe(true);
+    expect(indexOfCall(result.calls, /^pkill /)).toBeGreaterThan(indexOfCall(result.calls, /^runuser -u runner -- \.\/run\.sh$/));
+    expect(result.log).toContain('target Warmed:Pending:Wait: the runner was idle and is stopping');
+  });
+
+  test('the group wants the instance gone before its runner starts: it leaves without starting the runner', () => {
+    persistent();
+    box.states(['InService', 'InService', 'Terminated']);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(result.calls.some((c) => /run\.sh/.test(c))).toBe(false);
+    expect(result.calls.some((c) => TERMINATE.test(c))).toBe(true);
+  });
+
+  test('ephemeral: after its one job the instance replaces itself; nothing retires a runner in service', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.job(0.3);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(result.calls.some((c) => c.startsWith('pkill'))).toBe(false);
+    expect(indexOfCall(result.calls, /terminate-instance-in-auto-scaling-group/)).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+  });
+
+  test('the job hooks set and clear the busy marker under the lock, and protect the instance', () => {
+    persistent();
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    mkdirSync(`${box.root}/run/runner-fleet`, { recursive: true });
+    const started = box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
+    expect(started.status).toBe(0);
+    expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(true);
+    expect(started.calls).toContain('sudo -n /opt/runner-fleet/bin/protect on');
+    box.run(`${box.root}/opt/runner-fleet/bin/job-completed`);
+    expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(false);
+  });
+
+  test('the job-started hook waits for the lock the retirement check holds', () => {
+    persistent();
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    mkdirSync(`${box.root}/run/runner-fleet`, { recursive: true });
+    const lock = `${box.root}/run/runner-fleet/job.lock`;
+    // Hold the lock for 0.5 s in the background, as retire_if_idle does while it decides.
+    const acquired = `${box.dir}/acquired`;
+    const holder = spawn('flock', [lock, 'bash', '-c', `touch ${acquired}; sleep 0.5`]);
+    while (!existsSync(acquired)) {
+      execFileSync('sleep', ['0.01']);
+    }
+    const begin = Date.now();
+    box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
+    // It could mark the instance busy only once the lock was free again.
+    expect(Date.now() - begin).toBeGreaterThanOrEqual(300);
+    expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(true);
+    holder.kill();
   });
 });

@@ -1,6 +1,6 @@
 import { buildInstanceSecretPayload, planRegistration } from '../../../lambda/core/registration';
 import { instanceIdFromRunnerName, instanceIdFromSecretName } from '../../../lambda/core/runner-names';
-import { decideTermination } from '../../../lambda/core/termination';
+import { decideTermination, presenceOf } from '../../../lambda/core/termination';
 import { fleetEntry } from '../fixtures';
 
 const fleet = fleetEntry({ drainTimeoutSeconds: 3600 });
@@ -8,15 +8,27 @@ const now = new Date('2026-11-24T12:00:00Z');
 
 describe('decideTermination', () => {
   test.each([
-    ['deleted', undefined, 'complete'],
-    ['not-found', undefined, 'complete'],
-    ['failed', undefined, 'complete-github-unavailable'],
-    ['busy', undefined, 'wait-busy'],
-    ['busy', '2026-11-24T11:30:00Z', 'wait-busy'],
-    ['busy', '2026-11-24T11:00:00Z', 'complete-drain-timeout'],
-    ['busy', '2026-11-24T10:00:00Z', 'complete-drain-timeout'],
-  ] as const)('%s since %p: %s', (outcome, since, decision) => {
-    expect(decideTermination({ fleet, outcome, terminatingSince: since ? new Date(since) : undefined, now })).toBe(decision);
+    ['none', undefined, 'complete'],
+    ['none', '2026-11-24T10:00:00Z', 'complete'],
+    ['online', undefined, 'wait-for-instance'],
+    ['online', '2026-11-24T11:30:00Z', 'wait-for-instance'],
+    ['online', '2026-11-24T11:00:00Z', 'complete-drain-timeout'],
+    ['offline', undefined, 'leave-to-instance'],
+    ['offline', '2026-11-24T10:00:00Z', 'complete-drain-timeout'],
+    ['unknown', undefined, 'leave-to-instance'],
+    ['unknown', '2026-11-24T11:59:00Z', 'leave-to-instance'],
+  ] as const)('runner %s, terminating since %p: %s', (runner, since, decision) => {
+    expect(decideTermination({ fleet, runner, terminatingSince: since ? new Date(since) : undefined, now })).toBe(decision);
+  });
+
+  test.each([
+    [undefined, 'none'],
+    [{ status: 'online', busy: false }, 'online'],
+    [{ status: 'online', busy: true }, 'online'],
+    [{ status: 'offline', busy: true }, 'online'],
+    [{ status: 'offline', busy: false }, 'offline'],
+  ] as const)('presence of %p: %s', (runner, presence) => {
+    expect(presenceOf(runner)).toBe(presence);
   });
 });
 

@@ -56,15 +56,15 @@ function describeGroup(fn: LoadedFunction, inService: Array<[string, string]>, w
 }
 
 describe('terminate events', () => {
-  test('removes the runner at GitHub, deletes the instance secret, continues by token; a redelivered event finds nothing and continues', async () => {
-    server.addRunner({ name: RUNNER, labelNames: ['linux', 'x64', 'fleet-linux'] });
+  test('no runner left at GitHub (an ephemeral runner after its job): deletes the instance secret, continues by token; a redelivered event too', async () => {
+    server.addRunner({ name: 'another-runner', labelNames: ['linux', 'x64', 'fleet-linux'] });
     const fn = load('deregistration');
 
     await fn.handler(lifecycleEvent({ type: 'terminate', token: 'terminate-token' }), lambdaContext('deregistration'));
     await fn.handler(lifecycleEvent({ type: 'terminate', token: 'terminate-token' }), lambdaContext('deregistration'));
 
-    expect(server.runners).toEqual([]);
-    expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/).map((r) => r.status)).toEqual([204]);
+    expect(server.runners.map((r) => r.name)).toEqual(['another-runner']);
+    expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/)).toEqual([]);
     expect(deletedSecrets(fn)).toEqual([`${PREFIX}${INSTANCE}`, `${PREFIX}${INSTANCE}`]);
     expect(completions(fn)).toEqual([
       { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-terminate', LifecycleActionToken: 'terminate-token', LifecycleActionResult: 'CONTINUE' },
@@ -74,8 +74,8 @@ describe('terminate events', () => {
     expect(server.requestsTo('POST', /access_tokens$/)).toHaveLength(1);
   });
 
-  test('a busy runner (422 on delete) holds the instance with a heartbeat; nothing is completed or deleted', async () => {
-    server.addRunner({ name: RUNNER, busy: true, labelNames: ['fleet-linux'] });
+  test.each([true, false])('an online runner (busy: %p) is never deleted from here: a heartbeat holds the instance until it retires its runner', async (busy) => {
+    server.addRunner({ name: RUNNER, busy, labelNames: ['fleet-linux'] });
     const fn = load('deregistration');
 
     await fn.handler(lifecycleEvent({ type: 'terminate', time: new Date().toISOString() }), lambdaContext('deregistration'));
@@ -84,21 +84,24 @@ describe('terminate events', () => {
     expect(completions(fn)).toEqual([]);
     expect(fn.autoScaling.commandCalls(fn.as.RecordLifecycleActionHeartbeatCommand)).toHaveLength(1);
     expect(deletedSecrets(fn)).toEqual([]);
+    expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/)).toEqual([]);
   });
 
   test.each([
     ['503 for ever', { kind: 'status' as const, status: 503 }],
     ['no answer within the timeout', { kind: 'delay' as const, ms: 10_000 }],
-  ])('GitHub failing (%s): the instance is let go at once, the failure counted', async (_case, fault) => {
+  ])('GitHub failing (%s): answered at once, no runner deleted and no instance let go blindly (the instance decides), counted', async (_case, fault) => {
     server.addRunner({ name: RUNNER, labelNames: ['fleet-linux'] });
     server.fail('GET', /\/actions\/runners$/, fault, 20);
     const fn = load('deregistration', true);
     const started = Date.now();
 
-    await fn.handler(lifecycleEvent({ type: 'terminate' }), lambdaContext('deregistration'));
+    const report = await fn.handler(lifecycleEvent({ type: 'terminate', time: new Date().toISOString() }), lambdaContext('deregistration'));
 
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(completions(fn).map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+    expect(report.decision).toBe('leave-to-instance');
+    expect(completions(fn)).toEqual([]);
+    expect(server.runners).toHaveLength(1);
     expect(output.metric('DeregistrationFailures', 'linux')).toBe(1);
     expect(output.metric('GitHubErrors', 'linux')).toBe(1);
   });
@@ -109,8 +112,8 @@ describe('the scheduled sweep', () => {
     const live = 'i-0aaaaaaaaaaaaaaa1';
     const gone = 'i-0bbbbbbbbbbbbbbb2';
     const goneBusy = 'i-0ccccccccccccccc3';
-    const draining = 'i-0ddddddddddddddd4';
-    for (const [id, busy] of [[live, false], [gone, false], [goneBusy, true], [draining, false]] as const) {
+    const draining = 'i-0ddddddddddddddd4'; // its ephemeral runner finished its job: GitHub removed it
+    for (const [id, busy] of [[live, false], [gone, false], [goneBusy, true]] as const) {
       server.addRunner({ name: runnerNameFor('linux', id), busy, labelNames: ['fleet-linux'] });
     }
     server.addRunner({ name: 'someone-elses-runner', status: 'offline', labelNames: ['windows'] });

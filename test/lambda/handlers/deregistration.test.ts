@@ -15,29 +15,45 @@ function withRegisteredRunner(overrides = {}): World {
 }
 
 describe('deregistration handler: terminate events', () => {
-  test('removes the runner, deletes the secret, then continues', async () => {
-    const world = withRegisteredRunner();
+  test('no runner at GitHub (an ephemeral runner after its job): deletes the secret and continues at once', async () => {
+    const world = new World();
+    world.secrets.set(SECRET, { name: SECRET, instanceId: ID, instanceArn: 'arn', value: '{}', createdAt: '2026-11-24T09:00:00Z' });
     const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
     expect(report.decision).toBe('complete');
-    expect(world.order()).toEqual(['findRunnerByName', 'deleteRunner', 'deleteInstanceSecret', 'completeLifecycleAction']);
-    expect(world.runners).toEqual([]);
+    expect(world.order()).toEqual(['findRunnerByName', 'deleteInstanceSecret', 'completeLifecycleAction']);
     expect(world.secrets.size).toBe(0);
     expect(world.completed).toEqual([{ action: expect.objectContaining({ instanceId: ID, hookName: 'github-runner-fleet-terminate' }), result: 'CONTINUE' }]);
     expect(world.metricTotal('Deregistrations')).toBe(1);
   });
 
-  test('an ephemeral runner already removed by GitHub: continues at once', async () => {
-    const world = new World();
+  test.each([
+    ['idle', { busy: false }],
+    ['busy', { busy: true }],
+    ['offline but flagged busy', { status: 'offline' as const, busy: true }],
+  ])('an online runner (%s) is never deleted from here: heartbeat, no completion, secret kept', async (_name, overrides) => {
+    const world = withRegisteredRunner(overrides);
     const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
-    expect(report.decision).toBe('complete');
-    expect(world.completed.map((c) => c.result)).toEqual(['CONTINUE']);
+    expect(report.decision).toBe('wait-for-instance');
+    expect(world.callsOf('deleteRunner')).toEqual([]);
+    expect(world.heartbeats).toHaveLength(1);
+    expect(world.completed).toEqual([]);
+    expect(world.secrets.has(SECRET)).toBe(true);
   });
 
-  test('returning to the warm pool removes the runner too', async () => {
+  test('returning to the warm pool: the same, the instance retires its runner', async () => {
     const world = withRegisteredRunner();
-    await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate', origin: 'AutoScalingGroup', destination: 'WarmPool' }));
-    expect(world.runners).toEqual([]);
-    expect(world.completed.map((c) => c.result)).toEqual(['CONTINUE']);
+    const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate', origin: 'AutoScalingGroup', destination: 'WarmPool' })) as TerminationReport;
+    expect(report.decision).toBe('wait-for-instance');
+    expect(world.runners).toHaveLength(1);
+  });
+
+  test('an offline runner: left to the instance (it completes within seconds) or to the hook timeout; nothing deleted', async () => {
+    const world = withRegisteredRunner({ status: 'offline', busy: false });
+    const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
+    expect(report.decision).toBe('leave-to-instance');
+    expect(world.callsOf('deleteRunner')).toEqual([]);
+    expect(world.heartbeats).toEqual([]);
+    expect(world.completed).toEqual([]);
   });
 
   test('a warm instance that never served is released without asking GitHub', async () => {
@@ -48,49 +64,39 @@ describe('deregistration handler: terminate events', () => {
     expect(world.completed.map((c) => c.result)).toEqual(['CONTINUE']);
   });
 
-  test('a busy runner holds its instance: heartbeat, no completion, secret kept', async () => {
-    const world = withRegisteredRunner({ busy: true });
-    const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
-    expect(report.decision).toBe('wait-busy');
-    expect(world.heartbeats).toHaveLength(1);
-    expect(world.completed).toEqual([]);
-    expect(world.secrets.has(SECRET)).toBe(true);
-    expect(world.runners).toHaveLength(1);
-  });
-
-  test('after the drain timeout a busy runner no longer holds the instance', async () => {
+  test('after the drain timeout an online runner no longer holds the instance', async () => {
     const world = withRegisteredRunner({ busy: true });
     const config = runtimeConfig([fleetEntry({ drainTimeoutSeconds: 60 })]);
     const report = await createDeregistrationHandler(world.deps(config, new Date('2026-11-24T10:05:00Z')))(
       lifecycleEvent({ type: 'terminate', time: '2026-11-24T10:00:00Z' })) as TerminationReport;
     expect(report.decision).toBe('complete-drain-timeout');
     expect(world.completed.map((c) => c.result)).toEqual(['CONTINUE']);
+    expect(world.metricTotal('Deregistrations')).toBe(0);
   });
 
   test.each([
-    ['findRunnerByName', () => new GitHubError('Service Unavailable', 'server', 503)],
-    ['deleteRunner', () => new GitHubError('timeout', 'network')],
-    ['findRunnerByName', () => new GitHubError('Bad credentials', 'auth', 401)],
-  ])('GitHub failing in %s never holds the instance: CONTINUE at once, counted', async (method, error) => {
+    ['a 503', () => new GitHubError('Service Unavailable', 'server', 503)],
+    ['bad credentials', () => new GitHubError('Bad credentials', 'auth', 401)],
+  ])('GitHub failing (%s): no runner deleted, no instance let go blindly; the instance decides; counted', async (_name, error) => {
     const world = withRegisteredRunner();
-    world.faults.add(method, error);
+    world.faults.add('findRunnerByName', error);
     const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
-    expect(report.decision).toBe('complete-github-unavailable');
-    expect(world.completed.map((c) => c.result)).toEqual(['CONTINUE']);
-    expect(world.secrets.size).toBe(0);
+    expect(report.decision).toBe('leave-to-instance');
+    expect(world.completed).toEqual([]);
+    expect(world.runners).toHaveLength(1);
     expect(world.metricTotal('DeregistrationFailures')).toBe(1);
     expect(world.metricTotal('GitHubErrors')).toBe(1);
   });
 
   test('a failing secret deletion does not stop the completion', async () => {
-    const world = withRegisteredRunner();
+    const world = new World();
     world.faults.add('deleteInstanceSecret', () => new Error('AccessDenied'));
     await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' }));
     expect(world.completed.map((c) => c.result)).toEqual(['CONTINUE']);
   });
 
   test('a redelivered event is harmless', async () => {
-    const world = withRegisteredRunner();
+    const world = new World();
     const handler = createDeregistrationHandler(world.deps());
     await handler(lifecycleEvent({ type: 'terminate' }));
     const second = await handler(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
@@ -128,14 +134,18 @@ describe('deregistration handler: the sweep', () => {
     expect(world.metricTotal('OrphansRemoved')).toBe(2);
   });
 
-  test('re-checks draining instances: completes once the runner is free', async () => {
+  test('re-checks draining instances: completes once their runner is gone, holds those still online', async () => {
     const world = withRegisteredRunner({ busy: false });
-    world.instances = [{ instanceId: ID, lifecycleState: 'Terminating:Wait' }];
+    world.instances = [{ instanceId: ID, lifecycleState: 'Terminating:Wait' }, { instanceId: 'i-0bbbbbbbbbbbbbbbb', lifecycleState: 'Terminating:Wait' }];
+    world.runners.push(runner({ id: 6, name: 'linux-i-0aaaaaaaaaaaaaaaa' })); // another instance's runner: not this one's
+    world.runners = world.runners.filter((r) => r.id !== 5);
+    world.runners.push(runner({ id: 7, name: 'linux-i-0bbbbbbbbbbbbbbbb', busy: true }));
     const report = await createDeregistrationHandler(world.deps())(scheduled) as SweepReport;
     expect(report.fleets[0].drained).toBe(1);
     expect(world.completed).toEqual([{ action: expect.objectContaining({ instanceId: ID, hookName: 'github-runner-fleet-terminate' }), result: 'CONTINUE' }]);
     expect(world.completed[0].action.token).toBeUndefined(); // completed by instance id: the sweep has no token
-    expect(world.runners).toEqual([]);
+    expect(world.heartbeats.map((h) => h.instanceId)).toEqual(['i-0bbbbbbbbbbbbbbbb']);
+    expect(world.runners.map((r) => r.id)).toContain(7);
   });
 
   test('keeps a draining instance while its runner is busy, within the drain timeout', async () => {
