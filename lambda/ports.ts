@@ -50,6 +50,11 @@ export interface GitHubPort {
    * webhook's view when a delivery was lost. `not-found` when the job or repository is gone or unreadable.
    */
   getJobStatus(repository: string, jobId: number): Promise<JobStatus | 'not-found'>;
+  /**
+   * The id of the runner group with exactly this name (organization or enterprise scope), or undefined
+   * when there is none. Looked up once and remembered for a while.
+   */
+  findRunnerGroupId(name: string): Promise<number | undefined>;
   /** The core rate limit as of the last answer, when one has been seen. */
   rateLimit?(): { readonly remaining: number; readonly limit: number } | undefined;
   /** The URL `config.sh --url` takes: the organization's or repository's page on the GitHub host. */

@@ -51,6 +51,7 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
   const remaining = options.remainingTimeMs;
   const reserve = options.reserveMs ?? 5000;
   let coreLimit: RateLimitInfo | undefined;
+  const groupCache = new Map<string, { id: number | undefined; at: number }>();
   const settings = {
     apiUrl: config.apiUrl.replace(/\/+$/, ''),
     logger: options.logger,
@@ -110,17 +111,29 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
   return {
     listRunners: () => call(async (o) => {
       // paginate() follows the Link headers and unwraps `{ total_count, runners }`.
-      const runners = scope.kind === 'repository'
-        ? await o.paginate(o.rest.actions.listSelfHostedRunnersForRepo, { ...scope.repo, per_page: 100 })
-        : await o.paginate(o.rest.actions.listSelfHostedRunnersForOrg, { ...scope.org, per_page: 100 });
+      let runners: RawRunner[];
+      if (scope.kind === 'enterprise') {
+        runners = await o.paginate<RawRunner>('GET /enterprises/{enterprise}/actions/runners', { ...scope.enterprise, per_page: 100 });
+      } else {
+        runners = scope.kind === 'repository'
+          ? await o.paginate(o.rest.actions.listSelfHostedRunnersForRepo, { ...scope.repo, per_page: 100 })
+          : await o.paginate(o.rest.actions.listSelfHostedRunnersForOrg, { ...scope.org, per_page: 100 });
+      }
       return runners.map(toRunner);
     }),
 
     findRunnerByName: (name: string) => call(async (o) => {
-      const response = scope.kind === 'repository'
-        ? await o.rest.actions.listSelfHostedRunnersForRepo({ ...scope.repo, name, per_page: 100 })
-        : await o.rest.actions.listSelfHostedRunnersForOrg({ ...scope.org, name, per_page: 100 });
-      const found = response.data.runners.find((r) => r.name === name);
+      let runners: RawRunner[];
+      if (scope.kind === 'enterprise') {
+        const response = await o.request('GET /enterprises/{enterprise}/actions/runners', { ...scope.enterprise, name, per_page: 100 });
+        runners = (response.data as { runners: RawRunner[] }).runners;
+      } else {
+        const response = scope.kind === 'repository'
+          ? await o.rest.actions.listSelfHostedRunnersForRepo({ ...scope.repo, name, per_page: 100 })
+          : await o.rest.actions.listSelfHostedRunnersForOrg({ ...scope.org, name, per_page: 100 });
+        runners = response.data.runners;
+      }
+      const found = runners.find((r) => r.name === name);
       return found ? toRunner(found) : undefined;
     }),
 
@@ -131,9 +144,14 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
         labels: request.labels,
         work_folder: request.workFolder ?? '_work',
       };
-      const response = scope.kind === 'repository'
-        ? await o.rest.actions.generateRunnerJitconfigForRepo({ ...scope.repo, ...body })
-        : await o.rest.actions.generateRunnerJitconfigForOrg({ ...scope.org, ...body });
+      let response;
+      if (scope.kind === 'enterprise') {
+        response = await o.request('POST /enterprises/{enterprise}/actions/runners/generate-jitconfig', { ...scope.enterprise, ...body });
+      } else {
+        response = scope.kind === 'repository'
+          ? await o.rest.actions.generateRunnerJitconfigForRepo({ ...scope.repo, ...body })
+          : await o.rest.actions.generateRunnerJitconfigForOrg({ ...scope.org, ...body });
+      }
       const data = response.data as { runner?: { id?: unknown }; encoded_jit_config?: unknown };
       if (typeof data.encoded_jit_config !== 'string' || data.encoded_jit_config === '' || typeof data.runner?.id !== 'number') {
         throw new GitHubError('generate-jitconfig answered without runner.id or encoded_jit_config', 'validation', response.status,
@@ -143,9 +161,14 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
     }),
 
     createRegistrationToken: () => call(async (o): Promise<RegistrationToken> => {
-      const response = scope.kind === 'repository'
-        ? await o.rest.actions.createRegistrationTokenForRepo({ ...scope.repo })
-        : await o.rest.actions.createRegistrationTokenForOrg({ ...scope.org });
+      let response;
+      if (scope.kind === 'enterprise') {
+        response = await o.request('POST /enterprises/{enterprise}/actions/runners/registration-token', { ...scope.enterprise });
+      } else {
+        response = scope.kind === 'repository'
+          ? await o.rest.actions.createRegistrationTokenForRepo({ ...scope.repo })
+          : await o.rest.actions.createRegistrationTokenForOrg({ ...scope.org });
+      }
       const data = response.data as { token?: unknown; expires_at?: unknown };
       if (typeof data.token !== 'string' || data.token === '') {
         throw new GitHubError('registration-token answered without a token', 'validation', response.status,
@@ -155,7 +178,9 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
     }),
 
     deleteRunner: (runnerId: number) => call(async (o): Promise<DeleteRunnerOutcome> => {
-      if (scope.kind === 'repository') {
+      if (scope.kind === 'enterprise') {
+        await o.request('DELETE /enterprises/{enterprise}/actions/runners/{runner_id}', { ...scope.enterprise, runner_id: runnerId });
+      } else if (scope.kind === 'repository') {
         await o.rest.actions.deleteSelfHostedRunnerFromRepo({ ...scope.repo, runner_id: runnerId });
       } else {
         await o.rest.actions.deleteSelfHostedRunnerFromOrg({ ...scope.org, runner_id: runnerId });
@@ -190,6 +215,24 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
       return failedRequest(error).method === 'GET' && (status === 404 || status === 403) && isJobRequest(error) ? 'not-found' : undefined;
     }),
 
+    findRunnerGroupId: async (name: string) => {
+      const cached = groupCache.get(name);
+      if (cached && settings.now().getTime() - cached.at < RUNNER_GROUP_CACHE_MS) {
+        return cached.id;
+      }
+      const groups = await call(async (o) => {
+        if (scope.kind === 'repository') {
+          return [] as RawRunnerGroup[];
+        }
+        return scope.kind === 'enterprise'
+          ? o.paginate<RawRunnerGroup>('GET /enterprises/{enterprise}/actions/runner-groups', { ...scope.enterprise, per_page: 100 })
+          : o.paginate<RawRunnerGroup>('GET /orgs/{org}/actions/runner-groups', { ...scope.org, per_page: 100 });
+      });
+      const id = groups.find((g) => g.name === name)?.id;
+      groupCache.set(name, { id, at: settings.now().getTime() });
+      return id;
+    },
+
     rateLimit: () => coreLimit && { remaining: coreLimit.remaining, limit: coreLimit.limit },
 
     registrationUrl: () => webUrl,
@@ -202,7 +245,16 @@ function isJobRequest(error: unknown): boolean {
 
 type RunnerScope =
   | { readonly kind: 'organization'; readonly org: { readonly org: string } }
-  | { readonly kind: 'repository'; readonly repo: { readonly owner: string; readonly repo: string } };
+  | { readonly kind: 'repository'; readonly repo: { readonly owner: string; readonly repo: string } }
+  | { readonly kind: 'enterprise'; readonly enterprise: { readonly enterprise: string } };
+
+/** A runner group id found by name is remembered this long (a renamed group is seen after it). */
+const RUNNER_GROUP_CACHE_MS = 15 * 60 * 1000;
+
+interface RawRunnerGroup {
+  readonly id: number;
+  readonly name: string;
+}
 
 function runnerScope(config: GitHubRuntimeConfig): RunnerScope {
   if (config.scope === 'repository') {
@@ -210,6 +262,9 @@ function runnerScope(config: GitHubRuntimeConfig): RunnerScope {
       throw new GitHubError('repository scope needs github.repo in the configuration', 'validation');
     }
     return { kind: 'repository', repo: { owner: config.owner, repo: config.repo } };
+  }
+  if (config.scope === 'enterprise') {
+    return { kind: 'enterprise', enterprise: { enterprise: config.owner } };
   }
   return { kind: 'organization', org: { org: config.owner } };
 }
@@ -220,7 +275,7 @@ function runnerScope(config: GitHubRuntimeConfig): RunnerScope {
  * `https://api.<sub>.ghe.com` → `https://<sub>.ghe.com/...`;
  * GitHub Enterprise Server `https://<host>/api/v3` → `https://<host>/...` (any other URL maps the same way).
  */
-export function registrationUrlFor(config: Pick<GitHubRuntimeConfig, 'apiUrl' | 'owner' | 'repo'>): string {
+export function registrationUrlFor(config: Pick<GitHubRuntimeConfig, 'apiUrl' | 'owner' | 'repo'> & { readonly scope?: GitHubRuntimeConfig['scope'] }): string {
   const api = new URL(config.apiUrl);
   let origin: string;
   let base = '';
@@ -232,7 +287,8 @@ export function registrationUrlFor(config: Pick<GitHubRuntimeConfig, 'apiUrl' | 
     origin = api.origin;
     base = api.pathname.replace(/\/+$/, '').replace(/\/api\/v3$/i, '');
   }
-  const path = [config.owner, config.repo].filter((p): p is string => !!p).map(encodeURIComponent).join('/');
+  const parts = config.scope === 'enterprise' ? ['enterprises', config.owner] : [config.owner, config.repo];
+  const path = parts.filter((p): p is string => !!p).map(encodeURIComponent).join('/');
   return `${origin}${base}/${path}`;
 }
 

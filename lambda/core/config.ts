@@ -46,16 +46,16 @@ function parseGitHub(value: unknown, problems: string[]): GitHubRuntimeConfig | 
     return undefined;
   }
   const scope = value.scope;
-  if (scope !== 'organization' && scope !== 'repository') {
-    problems.push(`github.scope: expected "organization" or "repository", got ${JSON.stringify(scope)}`);
+  if (scope !== 'organization' && scope !== 'repository' && scope !== 'enterprise') {
+    problems.push(`github.scope: expected "organization", "repository" or "enterprise", got ${JSON.stringify(scope)}`);
   }
   const owner = nonEmptyString(value.owner, 'github.owner', problems);
   const repo = value.repo;
   if (scope === 'repository' && (typeof repo !== 'string' || repo === '')) {
     problems.push(`github.repo: required for repository scope, got ${JSON.stringify(repo)}`);
   }
-  if (scope === 'organization' && repo !== undefined) {
-    problems.push(`github.repo: not allowed for organization scope, got ${JSON.stringify(repo)}`);
+  if (scope !== 'repository' && repo !== undefined) {
+    problems.push(`github.repo: not allowed for ${String(scope)} scope, got ${JSON.stringify(repo)}`);
   }
   const apiUrl = nonEmptyString(value.apiUrl, 'github.apiUrl', problems);
   if (apiUrl !== undefined && !isAllowedApiUrl(apiUrl)) {
@@ -117,7 +117,9 @@ function parseFleets(value: unknown, problems: string[]): FleetRuntimeEntry[] {
       fleetLabel,
       labels: labels ?? [],
       mode: entry.mode as FleetRuntimeEntry['mode'],
-      runnerGroupId: wholeNumber(entry.runnerGroupId, `${at}.runnerGroupId`, 1, problems),
+      runnerGroupId: entry.runnerGroupId === undefined && typeof entry.runnerGroupName === 'string'
+        ? undefined
+        : wholeNumber(entry.runnerGroupId, `${at}.runnerGroupId`, 1, problems),
       runnerGroupName: typeof entry.runnerGroupName === 'string' ? entry.runnerGroupName : undefined,
       secretPrefix,
       offlineGraceSeconds: wholeNumber(entry.offlineGraceSeconds, `${at}.offlineGraceSeconds`, 0, problems),

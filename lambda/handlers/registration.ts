@@ -83,7 +83,7 @@ async function generateJitConfig(
   runnerName: string,
   context: Record<string, unknown>,
 ): Promise<JitConfig> {
-  const request = { name: runnerName, labels: fleet.labels, runnerGroupId: fleet.runnerGroupId };
+  const request = { name: runnerName, labels: fleet.labels, runnerGroupId: await runnerGroupIdOf(deps, fleet) };
   try {
     return await deps.github.generateJitConfig(request);
   } catch (error) {
@@ -100,6 +100,22 @@ async function generateJitConfig(
     }
     return deps.github.generateJitConfig(request);
   }
+}
+
+/** The fleet's runner group id: configured, looked up by name, or the default group (1). */
+async function runnerGroupIdOf(deps: HandlerDeps, fleet: FleetRuntimeEntry): Promise<number> {
+  if (fleet.runnerGroupId !== undefined) {
+    return fleet.runnerGroupId;
+  }
+  if (!fleet.runnerGroupName) {
+    return 1;
+  }
+  const id = await deps.github.findRunnerGroupId(fleet.runnerGroupName);
+  if (id === undefined) {
+    throw new GitHubError(`runner group ${JSON.stringify(fleet.runnerGroupName)} does not exist for ${deps.config.github.owner} `
+      + '(or the credentials cannot see it): create it, or fix runnerGroupName', 'validation');
+  }
+  return id;
 }
 
 /** Removes what a failed registration left: the JIT runner at GitHub and the secret. Never throws. */

@@ -61,7 +61,7 @@ export const TERMINATE_HOOK_NAME = 'github-runner-fleet-terminate';
 export type RunnerModeValue = 'ephemeral' | 'persistent';
 
 /** GitHub scopes, as they travel in the runtime configuration. */
-export type GitHubScopeKind = 'organization' | 'repository';
+export type GitHubScopeKind = 'organization' | 'repository' | 'enterprise';
 
 /** How the GitHub credentials secret is to be read. */
 export type GitHubAuthKind = 'app' | 'token';
@@ -103,7 +103,7 @@ export interface CompressedFleetRuntimeConfig {
 
 export interface GitHubRuntimeConfig {
   readonly scope: GitHubScopeKind;
-  /** Organization login, or repository owner. */
+  /** Organization login, repository owner, or enterprise slug. */
   readonly owner: string;
   /** Repository name (repository scope only). */
   readonly repo?: string;
@@ -124,8 +124,11 @@ export interface FleetRuntimeEntry {
   /** All custom labels the runners register with. */
   readonly labels: string[];
   readonly mode: RunnerModeValue;
-  /** Runner group id for JIT configurations (organization scope); 1 is the default group. */
-  readonly runnerGroupId: number;
+  /**
+   * Runner group id for JIT configurations (organization and enterprise scope); 1 is the default group.
+   * Absent with `runnerGroupName`: the functions look the id up by name.
+   */
+  readonly runnerGroupId?: number;
   /** Runner group name for `config.sh --runnergroup` (persistent mode, organization scope). */
   readonly runnerGroupName?: string;
   /** Prefix of per-instance secret names: `<prefix><instance-id>`. Ends with '/'. */

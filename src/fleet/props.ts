@@ -185,15 +185,17 @@ export interface GitHubRunnerFleetProps {
   readonly runnerMode?: RunnerMode;
 
   /**
-   * The runner group id (organization scope). Just-in-time registrations need the id; 1 is the default
-   * group.
+   * The runner group id (organization and enterprise scope); 1 is the default group. Give
+   * `runnerGroupName` alone to have the id looked up by name.
    *
-   * @default 1
+   * @default - 1, or the id of `runnerGroupName`
    */
   readonly runnerGroupId?: number;
 
   /**
-   * The runner group name, for persistent runners registered with `config.sh` (organization scope).
+   * The runner group, by name (organization and enterprise scope). Without `runnerGroupId`, the
+   * registration function looks the id up (once, then every 15 minutes); a name that does not exist fails
+   * the registration with a clear error (logged, counted in `RegistrationFailures`).
    *
    * @default - the default group
    */

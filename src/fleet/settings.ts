@@ -23,7 +23,7 @@ export interface FleetSettings {
   readonly rootVolumeGiB: number;
   readonly runnerVersion: string;
   readonly mode: RunnerMode;
-  readonly runnerGroupId: number;
+  readonly runnerGroupId?: number;
   readonly runnerGroupName?: string;
   readonly minCapacity: number;
   readonly maxCapacity: number;
@@ -78,10 +78,16 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   }
 
   const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
-  const runnerGroupId = props.runnerGroupId ?? 1;
-  wholeInRange('runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group');
+  // With only a name, the functions look the group's id up at run time.
+  const runnerGroupId = props.runnerGroupId ?? (props.runnerGroupName !== undefined ? undefined : 1);
+  if (runnerGroupId !== undefined) {
+    wholeInRange('runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group');
+  }
+  if (props.runnerGroupName !== undefined && !Token.isUnresolved(props.runnerGroupName) && !/^\S(.{0,98}\S)?$/.test(props.runnerGroupName)) {
+    throw new Error(`runnerGroupName (${JSON.stringify(props.runnerGroupName)}) is not a runner group name: give the name GitHub shows, 1-100 characters, without leading or trailing spaces`);
+  }
   if ((props.github ?? props.controlPlane?.github)?.repositoryName && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
-    throw new Error('runnerGroupId/runnerGroupName apply to organization scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
+    throw new Error('runnerGroupId/runnerGroupName apply to organization and enterprise scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
   }
 
   const minCapacity = props.minCapacity ?? 0;

@@ -1,6 +1,6 @@
 import { Token } from 'aws-cdk-lib';
-import { GitHubCredentials } from './credentials';
-import { parseApiUrl, validateOwner, validateRepositoryName } from './names';
+import { GitHubAuthType, GitHubCredentials } from './credentials';
+import { parseApiUrl, validateEnterpriseSlug, validateOwner, validateRepositoryName } from './names';
 
 /** Where runners are registered. */
 export enum GitHubScope {
@@ -8,6 +8,8 @@ export enum GitHubScope {
   ORGANIZATION = 'organization',
   /** Runners available to one repository. */
   REPOSITORY = 'repository',
+  /** Runners available to the organizations of an enterprise (through its runner groups). */
+  ENTERPRISE = 'enterprise',
 }
 
 /** Options shared by every kind of GitHub connection. */
@@ -49,6 +51,25 @@ export class GitHubConnection {
   }
 
   /**
+   * Runners registered to an enterprise, shared with its organizations through runner groups.
+   *
+   * GitHub Apps cannot manage enterprise runners: the credentials must be a classic personal access
+   * token with the `manage_runners:enterprise` scope.
+   *
+   * @param enterprise the enterprise's slug, as in `https://github.com/enterprises/<slug>`
+   */
+  public static enterprise(enterprise: string, options: GitHubConnectionOptions): GitHubConnection {
+    if (!Token.isUnresolved(enterprise)) {
+      validateEnterpriseSlug('GitHubConnection.enterprise(enterprise)', enterprise);
+    }
+    if (options?.credentials?.authType === GitHubAuthType.APP) {
+      throw new Error('GitHubConnection.enterprise: GitHub Apps cannot manage enterprise runners (GitHub offers those endpoints to tokens only): '
+        + 'use GitHubCredentials.fromPersonalAccessTokenSecret(secret) with a classic token that has the manage_runners:enterprise scope');
+    }
+    return new GitHubConnection(GitHubScope.ENTERPRISE, enterprise, undefined, options);
+  }
+
+  /**
    * Runners registered to one repository.
    *
    * @param owner the repository's owner (organization or user), e.g. `acme`
@@ -66,7 +87,7 @@ export class GitHubConnection {
 
   /** Organization or repository. */
   public readonly scope: GitHubScope;
-  /** The organization, or the repository's owner. */
+  /** The organization, the repository's owner, or the enterprise's slug. */
   public readonly owner: string;
   /** The repository's name (repository scope only). */
   public readonly repositoryName?: string;
@@ -74,7 +95,7 @@ export class GitHubConnection {
   public readonly apiUrl: string;
   /** The web URL of the GitHub host, without a trailing slash. */
   public readonly webUrl: string;
-  /** The URL runners register against (`config.sh --url`): the organization's or repository's page. */
+  /** The URL runners register against (`config.sh --url`): the organization's, repository's or enterprise's page. */
   public readonly registrationUrl: string;
   /** The credentials. */
   public readonly credentials: GitHubCredentials;
@@ -89,7 +110,9 @@ export class GitHubConnection {
     this.repositoryName = repository;
     this.apiUrl = host.apiUrl;
     this.webUrl = host.webUrl;
-    this.registrationUrl = repository ? `${host.webUrl}/${owner}/${repository}` : `${host.webUrl}/${owner}`;
+    this.registrationUrl = scope === GitHubScope.ENTERPRISE
+      ? `${host.webUrl}/enterprises/${owner}`
+      : repository ? `${host.webUrl}/${owner}/${repository}` : `${host.webUrl}/${owner}`;
     this.credentials = options.credentials;
   }
 }

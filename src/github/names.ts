@@ -15,6 +15,14 @@ export function validateOwner(prop: string, value: string): void {
   }
 }
 
+/** Throws unless `value` is a GitHub enterprise slug (letters, digits and hyphens). */
+export function validateEnterpriseSlug(prop: string, value: string): void {
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,98}[A-Za-z0-9])?$/.test(value)) {
+    throw new Error(`${prop} (${JSON.stringify(value)}) is not an enterprise slug: use the letters, digits and hyphens of `
+      + 'the enterprise\'s URL, https://github.com/enterprises/<slug> (e.g. "acme-corp")');
+  }
+}
+
 /** Throws unless `value` is a GitHub repository name. */
 export function validateRepositoryName(prop: string, value: string): void {
   if (!REPO_PATTERN.test(value) || value === '.' || value === '..') {

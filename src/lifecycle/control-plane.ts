@@ -1,4 +1,4 @@
-import { Duration, Lazy, Names, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Names, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,7 +13,7 @@ import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys, Webh
 import { DeregistrationFunction } from '../generated/deregistration-function';
 import { IdleMetricFunction } from '../generated/idle-metric-function';
 import { RegistrationFunction } from '../generated/registration-function';
-import { GitHubConnection } from '../github/connection';
+import { GitHubConnection, GitHubScope } from '../github/connection';
 import { autoScalingGroupArnPattern, instanceSecretArnPattern } from '../instances/instance-role';
 import { acknowledge, NAG_REASONS, nagArn } from '../nag';
 
@@ -121,7 +121,7 @@ export class GitHubRunnerControlPlane extends Construct {
     validateSweepInterval(this.sweepInterval);
     this.controlPlaneId = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
     this.githubConfig = {
-      scope: props.github.repositoryName ? 'repository' : 'organization',
+      scope: props.github.scope === GitHubScope.ENTERPRISE ? 'enterprise' : props.github.repositoryName ? 'repository' : 'organization',
       owner: props.github.owner,
       repo: props.github.repositoryName,
       apiUrl: props.github.apiUrl,
@@ -276,6 +276,13 @@ export class GitHubRunnerControlPlane extends Construct {
     if (!Token.isUnresolved(entry.name) && this.fleets.some((f) => f.name === entry.name)) {
       throw new Error(`fleetName ${JSON.stringify(entry.name)} is used by two fleets of the control plane ${this.node.path}: give each fleet its own fleetName`);
     }
+    const signature = routingSignature(entry);
+    const twin = this.fleets.find((f) => routingSignature(f) === signature);
+    if (twin && !Token.isUnresolved(signature)) {
+      Annotations.of(this).addWarningV2('cdk-github-runner-fleet:OverlappingFleets',
+        `fleets ${twin.name} and ${entry.name} answer to the same labels (${signature}): a queued job's demand goes to ${twin.name}, `
+        + `the first declared, and GitHub gives the job to whichever runner asks first. Give ${entry.name} a label of its own if its jobs are different.`);
+    }
     this.fleets.push(entry);
     this.launchRule.addEventPattern({
       // Launches into the warm pool are prepared and completed by the instance itself.
@@ -286,6 +293,12 @@ export class GitHubRunnerControlPlane extends Construct {
     this.deleteSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);
   }
+}
+
+/** The labels jobs can ask for to reach a fleet, apart from its own fleet label. */
+function routingSignature(entry: FleetRuntimeEntry): string {
+  const labels = entry.labels.filter((l) => l.toLowerCase() !== entry.fleetLabel.toLowerCase()).map((l) => l.toLowerCase());
+  return [...new Set([...labels, entry.os ?? 'linux', entry.architecture ?? 'x64'])].sort().join(', ');
 }
 
 function validateSweepInterval(sweepInterval: Duration): void {

@@ -346,7 +346,7 @@ describe('GitHubRunnerFleet: bad input', () => {
     const { GitHubConnection: Conn, GitHubCredentials: Creds } = jest.requireActual('../../src');
     const github = Conn.repository('acme', 'infra', { credentials: Creds.fromPersonalAccessTokenSecret(secret) });
     expect(() => new GitHubRunnerFleet(stack, 'Repo', { vpc, github, labels: ['linux'], runnerGroupId: 2 }))
-      .toThrow(/runnerGroupId\/runnerGroupName apply to organization scope only/);
+      .toThrow(/runnerGroupId\/runnerGroupName apply to organization and enterprise scope only/);
   });
 
   test('a hibernation-capable type with a large enough volume is accepted', () => {

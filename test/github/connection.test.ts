@@ -56,6 +56,31 @@ describe('GitHubConnection', () => {
   });
 });
 
+describe('GitHubConnection.enterprise', () => {
+  const stack = () => new Stack(new App(), 'S');
+  test('registers against the enterprise page, on github.com or a GHES host', () => {
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack(), 'Pat', 'pat');
+    const pat = GitHubCredentials.fromPersonalAccessTokenSecret(secret);
+    const cloud = GitHubConnection.enterprise('acme-corp', { credentials: pat });
+    expect(cloud.scope).toBe(GitHubScope.ENTERPRISE);
+    expect(cloud.registrationUrl).toBe('https://github.com/enterprises/acme-corp');
+    expect(GitHubConnection.enterprise('acme-corp', { credentials: pat, apiUrl: 'https://ghe.example.com/api/v3' }).registrationUrl)
+      .toBe('https://ghe.example.com/enterprises/acme-corp');
+  });
+
+  test('fails with App credentials: GitHub offers enterprise runners to tokens only', () => {
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack(), 'App', 'app');
+    expect(() => GitHubConnection.enterprise('acme-corp', { credentials: GitHubCredentials.fromAppSecret(secret) }))
+      .toThrow(/GitHub Apps cannot manage enterprise runners .*use GitHubCredentials.fromPersonalAccessTokenSecret\(secret\) with a classic token that has the manage_runners:enterprise scope/);
+  });
+
+  test.each(['', '-acme', 'acme corp', 'a'.repeat(101)])('fails for the enterprise slug %p', (slug) => {
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack(), 'Pat', 'pat');
+    expect(() => GitHubConnection.enterprise(slug, { credentials: GitHubCredentials.fromPersonalAccessTokenSecret(secret) }))
+      .toThrow(/GitHubConnection.enterprise\(enterprise\) \(".*"\) is not an enterprise slug/);
+  });
+});
+
 describe('parseApiUrl', () => {
   test('keeps the GHES host and port', () => {
     expect(parseApiUrl('apiUrl', 'https://ghes.example.com:8443/api/v3')).toEqual({

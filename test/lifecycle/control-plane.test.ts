@@ -1,6 +1,6 @@
 import { gunzipSync } from 'zlib';
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet } from '../../src';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig, FleetRuntimeEntry, TagKeys } from '../../src/contract';
@@ -207,6 +207,26 @@ describe('GitHubRunnerControlPlane: bad input', () => {
     expect(() => new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: other, controlPlane, labels: ['a'] }))
       .toThrow('github and controlPlane (TestStack/Runners) name different GitHub connections');
   });
+});
+
+test('two fleets answering to the same labels: a warning that names the tie-break', () => {
+  const ctx = testStack();
+  new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['linux', 'Docker'], fleetName: 'small' });
+  new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: ctx.github, labels: ['docker', 'linux'], fleetName: 'big', instanceType: new ec2.InstanceType('m7i.4xlarge') });
+  new GitHubRunnerFleet(ctx.stack, 'C', { vpc: ctx.vpc, github: ctx.github, labels: ['docker', 'linux'], fleetName: 'graviton', instanceType: new ec2.InstanceType('m7g.large') });
+  const warnings = Annotations.fromStack(ctx.stack).findWarning('*', Match.stringLikeRegexp('OverlappingFleets'));
+  expect(warnings).toHaveLength(1);
+  expect(JSON.stringify(warnings[0].entry.data)).toContain('fleets small and big answer to the same labels (docker, linux, x64)');
+});
+
+test('an enterprise connection and a runner group given by name reach the functions as such', () => {
+  const ctx = testStack();
+  const github = GitHubConnection.enterprise('acme-corp', { credentials: GitHubCredentials.fromPersonalAccessTokenSecret(ctx.secret) });
+  new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, github, labels: ['linux'], fleetName: 'linux', runnerGroupName: 'Builders' });
+  const config = configsOf(Template.fromStack(ctx.stack))[0];
+  expect(config.github).toEqual(expect.objectContaining({ scope: 'enterprise', owner: 'acme-corp', auth: 'token' }));
+  expect(config.fleets[0].runnerGroupName).toBe('Builders');
+  expect(config.fleets[0].runnerGroupId).toBeUndefined();
 });
 
 test('the group is named after the fleet', () => {

@@ -216,6 +216,59 @@ describe('writing runners', () => {
   });
 });
 
+describe('enterprise scope and runner groups', () => {
+  const enterprise = () => port(
+    { scope: 'enterprise', owner: 'acme-corp', auth: 'token', apiUrl: `${server.url}/api/v3` },
+    { readCredentials: async () => server.token },
+  );
+
+  test('enterprise runners with a token: every page listed, JIT, registration token and delete on /enterprises/{slug}', async () => {
+    for (let i = 0; i < 150; i++) server.addRunner({ name: `ent-${i}`, scope: 'enterprises/acme-corp' });
+    const github = enterprise();
+
+    expect(await github.listRunners()).toHaveLength(150);
+    const jit = await github.generateJitConfig({ name: 'linux-i-0123456789abcdef0', labels: ['linux'], runnerGroupId: 3 });
+    await github.createRegistrationToken();
+    expect(await github.deleteRunner(jit.runnerId)).toBe('deleted');
+    expect(await github.findRunnerByName('ent-7')).toEqual(expect.objectContaining({ name: 'ent-7' }));
+
+    const paths = server.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths).toEqual(expect.arrayContaining([
+      'GET /enterprises/acme-corp/actions/runners',
+      'POST /enterprises/acme-corp/actions/runners/generate-jitconfig',
+      'POST /enterprises/acme-corp/actions/runners/registration-token',
+      `DELETE /enterprises/acme-corp/actions/runners/${jit.runnerId}`,
+    ]));
+    expect(server.requestsTo('GET', /\/enterprises\/acme-corp\/actions\/runners$/).filter((r) => !r.query.has('name'))).toHaveLength(2);
+    expect(github.registrationUrl()).toBe(`${server.url}/enterprises/acme-corp`);
+  });
+
+  test('enterprise runners with an App installation token: GitHub refuses, kind auth', async () => {
+    const github = port({ scope: 'enterprise', owner: 'acme-corp' });
+    expect((await failure(github.listRunners())).kind).toBe('auth');
+  });
+
+  test('a runner group is found by exact name across pages, and remembered', async () => {
+    await server.stop();
+    const groups = Array.from({ length: 120 }, (_, i) => ({ id: 100 + i, name: `group-${i}` }));
+    server = await startFakeGitHub({ runnerGroups: [...groups, { id: 7, name: 'Builders' }] });
+    const github = port();
+
+    expect(await github.findRunnerGroupId('Builders')).toBe(7);
+    expect(await github.findRunnerGroupId('Builders')).toBe(7);
+    expect(await github.findRunnerGroupId('builders')).toBeUndefined();
+    const lookups = server.requestsTo('GET', /\/orgs\/acme\/actions\/runner-groups$/);
+    expect(lookups.map((r) => r.query.get('per_page'))).toEqual(['100', '100', '100', '100']);
+  });
+
+  test('an enterprise\'s runner groups', async () => {
+    await server.stop();
+    server = await startFakeGitHub({ runnerGroups: [{ id: 4, name: 'Shared' }] });
+    expect(await enterprise().findRunnerGroupId('Shared')).toBe(4);
+    expect(server.requestsTo('GET', /\/enterprises\/acme-corp\/actions\/runner-groups$/)).toHaveLength(1);
+  });
+});
+
 describe('reading workflow jobs (reconciliation of lost deliveries)', () => {
   test.each([
     ['queued', 'queued'], ['waiting', 'queued'], ['in_progress', 'in_progress'], ['completed', 'completed'],

@@ -32,10 +32,21 @@ describe('parseFleetConfig', () => {
     expect(problemsOf(raw).join()).toContain(message);
   });
 
+  test('enterprise scope; a fleet naming its runner group without an id has the id looked up', () => {
+    const config = { ...runtimeConfig([fleetEntry({ runnerGroupId: undefined, runnerGroupName: 'Builders' })]) };
+    const parsed = parseFleetConfig(JSON.stringify({ ...config, github: { ...config.github, scope: 'enterprise', owner: 'acme-corp' } }));
+    expect(parsed.github.scope).toBe('enterprise');
+    expect(parsed.fleets[0].runnerGroupId).toBeUndefined();
+    expect(problemsOf(JSON.stringify({ ...config, github: { ...config.github, scope: 'enterprise', repo: 'x' } })))
+      .toContain('github.repo: not allowed for enterprise scope, got "x"');
+    expect(problemsOf(JSON.stringify(runtimeConfig([fleetEntry({ runnerGroupId: undefined })]))))
+      .toContain('fleets[0].runnerGroupId: expected a whole number >= 1, got undefined');
+  });
+
   test('reports every bad field with its path and value', () => {
     const bad = {
       version: 2,
-      github: { scope: 'enterprise', owner: '', apiUrl: 'http://example.com', secretArn: 'x', auth: 'oauth' },
+      github: { scope: 'galaxy', owner: '', apiUrl: 'http://example.com', secretArn: 'x', auth: 'oauth' },
       fleets: [
         { ...fleetEntry(), mode: 'sometimes', secretPrefix: 'no-slash', runnerGroupId: 0 },
         { ...fleetEntry(), fleetLabel: 'not-a-label', offlineGraceSeconds: -1 },
@@ -44,7 +55,7 @@ describe('parseFleetConfig', () => {
     const problems = problemsOf(JSON.stringify(bad));
     expect(problems).toEqual(expect.arrayContaining([
       'version: expected 1, got 2',
-      'github.scope: expected "organization" or "repository", got "enterprise"',
+      'github.scope: expected "organization", "repository" or "enterprise", got "galaxy"',
       'github.owner: expected a non-empty string, got ""',
       'github.apiUrl: expected an https URL (http only on loopback), got "http://example.com"',
       'github.auth: expected "app" or "token", got "oauth"',

@@ -37,6 +37,8 @@ export class World {
   readonly heartbeats: LifecycleActionRef[] = [];
   instances: GroupInstance[] = [];
   readonly metrics: Array<{ name: string; fleet: string; value: number; options?: MetricOptions }> = [];
+  /** Runner groups by name. */
+  readonly runnerGroups = new Map<string, number>([['Default', 1]]);
   /** What GitHub says of a job, by job id (absent: still queued). */
   readonly jobStatuses = new Map<number, JobStatus | 'not-found'>();
   readonly deliveries = new Set<string>();
@@ -76,6 +78,10 @@ export class World {
       if (runner.busy) return 'busy';
       this.runners = this.runners.filter((r) => r.id !== runnerId);
       return 'deleted';
+    },
+    findRunnerGroupId: async (name) => {
+      this.record('github', 'findRunnerGroupId', [name]);
+      return this.runnerGroups.get(name);
     },
     getJobStatus: async (repository, jobId) => {
       this.record('github', 'getJobStatus', [repository, jobId]);

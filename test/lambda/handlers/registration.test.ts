@@ -20,6 +20,26 @@ describe('registration handler', () => {
     expect(world.metricTotal('Registrations')).toBe(1);
   });
 
+  test('a runner group given by name: its id is looked up and used for the JIT configuration', async () => {
+    const world = new World();
+    world.runnerGroups.set('Builders', 7);
+    const config = runtimeConfig([fleetEntry({ runnerGroupId: undefined, runnerGroupName: 'Builders' })]);
+    await createRegistrationHandler(world.deps(config))(lifecycleEvent());
+    expect(world.callsOf('generateJitConfig')[0].args[0]).toEqual(expect.objectContaining({ runnerGroupId: 7 }));
+  });
+
+  test('an unknown runner group: ABANDON at once, a clear error logged and counted, nothing left behind', async () => {
+    const world = new World();
+    const config = runtimeConfig([fleetEntry({ runnerGroupId: undefined, runnerGroupName: 'Bulders' })]);
+    const report = await createRegistrationHandler(world.deps(config))(lifecycleEvent());
+    expect(report.outcome).toBe('abandoned');
+    expect(world.completed.map((c) => c.result)).toEqual(['ABANDON']);
+    expect(world.callsOf('generateJitConfig')).toEqual([]);
+    expect(world.secrets.size).toBe(0);
+    expect(world.metricTotal('RegistrationFailures')).toBe(1);
+    expect(world.allLogText()).toContain('runner group \\"Bulders\\" does not exist for acme');
+  });
+
   test('a warm start registers the same way', async () => {
     const world = new World();
     await createRegistrationHandler(world.deps())(lifecycleEvent({ origin: 'WarmPool' }));
