@@ -179,7 +179,7 @@ function printReport(results: ScenarioResult[], options: Options, wallMs: number
   const failedAnswers = results.reduce((n, r) => n + r.total.failed, 0);
   const problems = results.flatMap((r) => r.problems.map((p) => `${r.fleets} fleet(s), ${r.runners} runners: ${p}`));
   console.log(`checks: ${failedAnswers} non-2xx answers; `
-    + (problems.length === 0 ? 'every listing counted every runner once, sweeps removed nothing, every replacement completed, nothing logged above info' : 'PROBLEMS:'));
+    + (problems.length === 0 ? 'every listing counted every runner, terminations were left to the retiring instances, sweeps removed only retired runners, nothing logged above info' : 'PROBLEMS:'));
   for (const problem of problems.slice(0, 20)) {
     console.log(`  - ${problem}`);
   }

@@ -125,6 +125,8 @@ export interface AutoScalingPort {
   completeLifecycleAction(action: LifecycleActionRef, result: LifecycleResult): Promise<boolean>;
   /** Extends a lifecycle action by one heartbeat timeout. Resolves `false` when there is no such action. */
   recordHeartbeat(action: LifecycleActionRef): Promise<boolean>;
+  /** The group an instance belongs to, or undefined when it belongs to none. */
+  groupOfInstance(instanceId: string): Promise<string | undefined>;
   /** The instances of a group, in service and in its warm pool. */
   listGroupInstances(autoScalingGroupName: string): Promise<GroupInstance[]>;
 }

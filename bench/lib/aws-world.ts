@@ -29,6 +29,7 @@ export class AwsWorld {
       return true;
     },
     recordHeartbeat: async (action: LifecycleActionRef) => this.groups.get(action.autoScalingGroupName)?.has(action.instanceId) ?? false,
+    groupOfInstance: async (instanceId: string) => [...this.groups].find(([, instances]) => instances.has(instanceId))?.[0],
     listGroupInstances: async (groupName: string): Promise<GroupInstance[]> =>
       [...(this.groups.get(groupName) ?? new Map<string, string>())].map(([instanceId, lifecycleState]) => ({ instanceId, lifecycleState })),
   };

@@ -209,35 +209,49 @@ class ControlPlane {
     this.registration = createRegistrationHandler(this.deps());
   }
 
-  /** One idle-metric invocation; every runner must be counted in exactly one fleet. */
+  /**
+   * One idle-metric invocation; every runner must be counted in a fleet (retired runners stay registered,
+   * offline, until the next sweep removes them, so there may be more).
+   */
   async idleTick(runners: number): Promise<void> {
     const report = await this.invoke('idle-metric', () => this.idleMetric());
     const counted = Object.values(report.counts ?? {}).reduce((n, c) => n + c.total, 0);
-    if (!report.ok || counted !== runners) {
+    if (!report.ok || counted < runners) {
       this.problems.push(`idle-metric: ok=${report.ok}, counted ${counted} of ${runners} runners (${report.error ?? ''})`);
     }
   }
 
-  /** One scheduled sweep; in steady state it finds nothing to remove. */
+  /**
+   * One scheduled sweep; in steady state it removes only the runners and secrets of instances that
+   * retired since the last one.
+   */
   async sweep(): Promise<void> {
     const report = await this.invoke('deregistration', () => this.deregistration({ 'detail-type': 'Scheduled Event', 'source': 'aws.events' }));
     for (const fleet of report.type === 'sweep' ? report.fleets : []) {
-      if (!fleet.ok || fleet.runnersDeleted + fleet.secretsDeleted + fleet.drained > 0) {
+      if (!fleet.ok || fleet.drained > 0) {
         this.problems.push(`sweep of ${fleet.fleet}: ${JSON.stringify(fleet)}`);
       }
     }
   }
 
   /**
-   * Replaces an instance: it terminates (terminate lifecycle event → deregistration), a new one launches
-   * into service (launch event → registration) and its runner comes online. Returns the new instance.
+   * Replaces an instance: it terminates and retires its idle runner itself (the listener stops: the
+   * runner goes offline; the instance completes its terminate action), the terminate lifecycle event
+   * reaches the deregistration function, which leaves it to the instance; the next sweep removes the
+   * retired runner and secret. A new instance launches into service (launch event → registration) and
+   * its runner comes online. Returns the new instance.
    */
   async replace(fleet: FleetRuntimeEntry, oldInstanceId: string): Promise<{ fleet: FleetRuntimeEntry; instanceId: string }> {
     this.world.setInstance(fleet.autoScalingGroupName, oldInstanceId, 'Terminating:Wait');
+    const old = this.server.runners.find((r) => r.name === runnerNameFor(fleet.name, oldInstanceId));
+    if (old) {
+      old.status = 'offline';
+    }
     const terminated: DeregistrationReport = await this.invoke('deregistration', () => this.deregistration(this.lifecycleEvent('terminate', fleet, oldInstanceId)));
-    if (terminated.type !== 'termination' || terminated.decision !== 'complete') {
+    if (terminated.type !== 'termination' || terminated.decision !== 'leave-to-instance') {
       this.problems.push(`termination of ${oldInstanceId}: ${JSON.stringify(terminated)}`);
     }
+    this.world.setInstance(fleet.autoScalingGroupName, oldInstanceId, 'Terminated');
 
     const instanceId = this.world.newInstanceId();
     this.world.setInstance(fleet.autoScalingGroupName, instanceId, 'Pending:Wait');

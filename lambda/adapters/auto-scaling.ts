@@ -1,4 +1,5 @@
 import {
+  DescribeAutoScalingInstancesCommand,
   Activity,
   AutoScalingClient,
   CompleteLifecycleActionCommand,
@@ -23,7 +24,14 @@ export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPor
     completeLifecycleAction: (action, result) => completeLifecycleAction(client, action, result),
     recordHeartbeat: (action) => recordHeartbeat(client, action),
     listGroupInstances: (groupName) => listGroupInstances(client, groupName),
+    groupOfInstance: (instanceId) => groupOfInstance(client, instanceId),
   };
+}
+
+/** DescribeAutoScalingInstances for one instance: its group's name, or undefined outside any group. */
+export async function groupOfInstance(client: AutoScalingClient, instanceId: string): Promise<string | undefined> {
+  const response = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
+  return response.AutoScalingInstances?.[0]?.AutoScalingGroupName;
 }
 
 /** CompleteLifecycleAction; `false` when there is no such action any more. */

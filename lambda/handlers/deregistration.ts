@@ -34,7 +34,22 @@ export interface SweepReport {
   }>;
 }
 
-export type DeregistrationReport = TerminationReport | SweepReport;
+export interface SpotInterruptionReport {
+  readonly type: 'spot-interruption';
+  readonly instanceId?: string;
+  /** The fleet of the instance; absent when the instance is not one of this control plane's. */
+  readonly fleet?: string;
+}
+
+/** EventBridge's `EC2 Spot Instance Interruption Warning` (fields we use). */
+export interface SpotInterruptionEvent {
+  readonly 'detail-type': typeof SPOT_INTERRUPTION_DETAIL_TYPE;
+  readonly 'detail': { readonly 'instance-id'?: string; readonly 'instance-action'?: string };
+}
+
+export const SPOT_INTERRUPTION_DETAIL_TYPE = 'EC2 Spot Instance Interruption Warning';
+
+export type DeregistrationReport = TerminationReport | SweepReport | SpotInterruptionReport;
 
 /**
  * Terminate lifecycle events: remove the runner from GitHub, delete the instance's secret, let the
@@ -43,7 +58,9 @@ export type DeregistrationReport = TerminationReport | SweepReport;
  *
  * Scheduled events: the sweep of orphaned runners and secrets, and of instances still draining.
  */
-export function createDeregistrationHandler(deps: HandlerDeps): (event: LifecycleEventBridgeEvent | ScheduledEvent) => Promise<DeregistrationReport> {
+export function createDeregistrationHandler(
+  deps: HandlerDeps,
+): (event: LifecycleEventBridgeEvent | ScheduledEvent | SpotInterruptionEvent) => Promise<DeregistrationReport> {
   const now = deps.now ?? (() => new Date());
 
   const terminate = async (event: LifecycleEventBridgeEvent): Promise<TerminationReport> => {
@@ -93,9 +110,37 @@ export function createDeregistrationHandler(deps: HandlerDeps): (event: Lifecycl
     return { type: 'sweep', fleets: report };
   };
 
+  /**
+   * A spot interruption warning (for any instance of the account and region): counted and logged for the
+   * fleet it concerns. The instance itself stops taking jobs; its terminate hook follows.
+   */
+  const spotInterruption = async (event: SpotInterruptionEvent): Promise<SpotInterruptionReport> => {
+    const instanceId = event.detail?.['instance-id'];
+    if (!instanceId) {
+      return { type: 'spot-interruption' };
+    }
+    const group = await deps.autoScaling.groupOfInstance(instanceId);
+    const fleet = deps.config.fleets.find((f) => f.autoScalingGroupName === group);
+    if (!fleet) {
+      return { type: 'spot-interruption', instanceId };
+    }
+    deps.metrics.add(MetricNames.SPOT_INTERRUPTIONS, fleet.name, 1);
+    deps.logger.warn('Spot interruption warning: the instance takes no new job and leaves within two minutes', {
+      instanceId, fleet: fleet.name, action: event.detail['instance-action'],
+    });
+    return { type: 'spot-interruption', instanceId, fleet: fleet.name };
+  };
+
   return async (event) => {
     if (event['detail-type'] === 'Scheduled Event') {
       return sweep();
+    }
+    if (event['detail-type'] === SPOT_INTERRUPTION_DETAIL_TYPE) {
+      try {
+        return await spotInterruption(event as SpotInterruptionEvent);
+      } finally {
+        await deps.metrics.flush();
+      }
     }
     try {
       return await terminate(event as LifecycleEventBridgeEvent);

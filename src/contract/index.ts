@@ -31,6 +31,8 @@ export const MetricNames = {
   UNROUTABLE_JOBS: 'UnroutableJobs',
   /** Webhook: deliveries refused (bad or missing signature, oversized, malformed). */
   WEBHOOK_REJECTED: 'WebhookRejected',
+  /** Spot interruption warnings received for the fleet's instances. */
+  SPOT_INTERRUPTIONS: 'SpotInterruptions',
   /** GitHub rate limit remaining in the core bucket, as of the last listing. */
   RATE_LIMIT_REMAINING: 'GitHubRateLimitRemaining',
 } as const;

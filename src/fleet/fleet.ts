@@ -131,7 +131,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       idleTarget: settings.idleRunners,
       os: 'linux',
       architecture: settings.instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64',
-    });
+    }, { spot: settings.spot !== undefined });
     const controlPlane = this.controlPlane;
     this.registrationFunction = controlPlane.registrationFunction;
     this.deregistrationFunction = controlPlane.deregistrationFunction;
@@ -194,13 +194,27 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
   }
 
   private createGroup(props: GitHubRunnerFleetProps, settings: FleetSettings, subnets: ec2.SelectedSubnets): autoscaling.AutoScalingGroup {
+    const mixed = settings.spot !== undefined || settings.instanceTypes.length > 1;
     const group = new autoscaling.AutoScalingGroup(this, 'AutoScalingGroup', {
       // A literal name keeps the control plane's configuration free of deploy-time values, so that it
       // can be compressed for many fleets. Fleet names are unique (metrics and secrets are keyed on them).
       autoScalingGroupName: literalGroupName(this.fleetName),
       vpc: props.vpc,
       vpcSubnets: { subnets: subnets.subnets },
-      launchTemplate: this.launchTemplate,
+      ...(mixed ? {
+        mixedInstancesPolicy: {
+          launchTemplate: this.launchTemplate,
+          launchTemplateOverrides: settings.instanceTypes.map((instanceType) => ({ instanceType })),
+          instancesDistribution: {
+            // The types are listed in order of preference.
+            onDemandAllocationStrategy: autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+            onDemandBaseCapacity: settings.spot?.onDemandBaseCapacity ?? 0,
+            onDemandPercentageAboveBaseCapacity: settings.spot ? settings.spot.onDemandPercentageAboveBaseCapacity : 100,
+            spotAllocationStrategy: settings.spot?.allocationStrategy,
+          },
+        },
+        capacityRebalance: settings.spot?.capacityRebalance,
+      } : { launchTemplate: this.launchTemplate }),
       minCapacity: settings.minCapacity,
       maxCapacity: settings.maxCapacity,
       maxInstanceLifetime: settings.maxInstanceLifetime,

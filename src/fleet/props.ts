@@ -58,6 +58,38 @@ export interface RunnerWarmPoolOptions {
   readonly reuseOnScaleIn?: boolean;
 }
 
+/** Spot capacity of a fleet. */
+export interface RunnerSpotOptions {
+  /**
+   * On-demand instances the group always keeps before any spot instance.
+   *
+   * @default 0
+   */
+  readonly onDemandBaseCapacity?: number;
+
+  /**
+   * Percentage of on-demand instances above the base (0: all spot above the base).
+   *
+   * @default 0
+   */
+  readonly onDemandPercentageAboveBaseCapacity?: number;
+
+  /**
+   * How spot capacity is chosen.
+   *
+   * @default autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED
+   */
+  readonly allocationStrategy?: autoscaling.SpotAllocationStrategy;
+
+  /**
+   * Capacity rebalancing: launch a replacement when EC2 signals that a spot instance is at elevated risk
+   * of interruption (its terminate hook still lets a running job finish while capacity allows).
+   *
+   * @default true
+   */
+  readonly capacityRebalance?: boolean;
+}
+
 /** When the group scales, and how fast. */
 export interface RunnerScalingOptions {
   /**
@@ -147,6 +179,26 @@ export interface GitHubRunnerFleetProps {
    * @default ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE)
    */
   readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * Several instance types the group may launch, in order of preference (a mixed instances policy):
+   * more capacity pools for spot, fewer "insufficient capacity" errors. All must share one architecture
+   * (the image follows it). Instead of `instanceType`. Not with a warm pool (see `spot`).
+   *
+   * @default - `instanceType` alone
+   */
+  readonly instanceTypes?: ec2.InstanceType[];
+
+  /**
+   * Spot instances, with an optional on-demand base. EC2 Auto Scaling keeps no instance of a mixed
+   * instances policy (spot, or several types) in a warm pool, so a fleet with spot needs
+   * `warmPool: { enabled: false }`; with the control plane's webhook, queued jobs still bring their
+   * instances in one step. Capacity rebalancing replaces instances at risk before they are reclaimed, and
+   * the instance stops taking jobs when it receives an interruption notice.
+   *
+   * @default - on-demand instances only
+   */
+  readonly spot?: RunnerSpotOptions;
 
   /**
    * The operating system the default image and the bootstrap script are for.

@@ -18,7 +18,12 @@ export interface FleetWarning {
 /** Every setting of a fleet, defaults applied and validated. */
 export interface FleetSettings {
   readonly labels: string[];
+  /** The first of `instanceTypes`: the launch template's, and the image's architecture. */
   readonly instanceType: ec2.InstanceType;
+  /** Every type the group may launch (more than one: a mixed instances policy). */
+  readonly instanceTypes: ec2.InstanceType[];
+  /** Spot settings, resolved; undefined for on-demand only. */
+  readonly spot?: ResolvedSpot;
   readonly operatingSystem: RunnerOperatingSystem;
   readonly rootVolumeGiB: number;
   readonly runnerVersion: string;
@@ -67,7 +72,8 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     validateLabels('labels', labels);
   }
 
-  const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE);
+  const instanceTypes = resolveInstanceTypes(props);
+  const instanceType = instanceTypes[0];
   const operatingSystem = props.operatingSystem ?? RunnerOperatingSystem.AMAZON_LINUX_2023;
   const rootVolumeGiB = (props.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes();
   wholeInRange('rootVolumeSize (GiB)', rootVolumeGiB, 8, 16384, 'give a size between 8 GiB and 16 TiB');
@@ -121,6 +127,12 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   }
 
   const warmPool = resolveWarmPool(props, instanceType, rootVolumeGiB, maxCapacity, warnings);
+  const spot = resolveSpot(props, maxCapacity);
+  if (warmPool && (spot || instanceTypes.length > 1)) {
+    throw new Error(`${spot ? 'spot' : 'instanceTypes (several types)'} cannot be combined with a warm pool: EC2 Auto Scaling keeps no instance of a `
+      + 'mixed instances policy (spot, or several instance types) in a warm pool. Set warmPool: { enabled: false } '
+      + '(with the control plane\'s webhook, queued jobs still bring their instances in one step), or use one on-demand instanceType');
+  }
 
   const scaling = props.scaling ?? {};
   const period = scaling.period ?? Duration.minutes(1);
@@ -158,6 +170,8 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   return {
     labels,
     instanceType,
+    instanceTypes,
+    spot,
     operatingSystem,
     rootVolumeGiB,
     runnerVersion,
@@ -255,4 +269,52 @@ function durationInRange(prop: string, value: Duration, minSeconds: number, maxS
   if (seconds < minSeconds || seconds > maxSeconds) {
     throw new Error(`${prop} (${value.toHumanString()}) is out of range: ${fix}`);
   }
+}
+
+/** Spot settings after defaults. */
+export interface ResolvedSpot {
+  readonly onDemandBaseCapacity: number;
+  readonly onDemandPercentageAboveBaseCapacity: number;
+  readonly allocationStrategy: autoscaling.SpotAllocationStrategy;
+  readonly capacityRebalance: boolean;
+}
+
+/** The instance types of the fleet: `instanceTypes`, or `instanceType`, or the default; one architecture. */
+function resolveInstanceTypes(props: GitHubRunnerFleetProps): ec2.InstanceType[] {
+  if (props.instanceType && props.instanceTypes) {
+    throw new Error('instanceType and instanceTypes are both set: give instanceTypes alone (the first is preferred), or instanceType alone');
+  }
+  if (props.instanceTypes) {
+    if (props.instanceTypes.length === 0 || props.instanceTypes.length > 40) {
+      throw new Error(`instanceTypes has ${props.instanceTypes.length} types: give 1 to 40 (the EC2 Auto Scaling limit of a mixed instances policy)`);
+    }
+    const names = props.instanceTypes.map((t) => t.toString());
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) {
+      throw new Error(`instanceTypes lists ${duplicate} twice: list each type once`);
+    }
+    const architectures = new Set(props.instanceTypes.map((t) => t.architecture));
+    if (architectures.size > 1) {
+      throw new Error(`instanceTypes mixes architectures (${names.join(', ')}): the image and the runner follow one architecture; `
+        + 'make one fleet for x86_64 and one for arm64 (Graviton)');
+    }
+    return [...props.instanceTypes];
+  }
+  return [props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE)];
+}
+
+function resolveSpot(props: GitHubRunnerFleetProps, maxCapacity: number): ResolvedSpot | undefined {
+  if (!props.spot) {
+    return undefined;
+  }
+  const onDemandBaseCapacity = props.spot.onDemandBaseCapacity ?? 0;
+  wholeInRange('spot.onDemandBaseCapacity', onDemandBaseCapacity, 0, maxCapacity, `use 0 to ${maxCapacity} (maxCapacity)`);
+  const onDemandPercentageAboveBaseCapacity = props.spot.onDemandPercentageAboveBaseCapacity ?? 0;
+  wholeInRange('spot.onDemandPercentageAboveBaseCapacity', onDemandPercentageAboveBaseCapacity, 0, 100, 'use a percentage from 0 to 100');
+  return {
+    onDemandBaseCapacity,
+    onDemandPercentageAboveBaseCapacity,
+    allocationStrategy: props.spot.allocationStrategy ?? autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+    capacityRebalance: props.spot.capacityRebalance ?? true,
+  };
 }

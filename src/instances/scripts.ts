@@ -208,11 +208,19 @@ retire_if_idle() {
 # protection (set by the job-started hook) keeps busy instances from being chosen; this covers an
 # instance chosen just before its job started, whatever GitHub's REST view says.
 retire_watch() {
-  local state last_beat=-100000
+  local state last_beat=-100000 spot_notice=""
   while sleep "$POLL_SECONDS"; do
     state="$(target_state)"
+    # A spot interruption notice: EC2 reclaims the instance in two minutes; take no new job.
+    if [ -z "$spot_notice" ] && imds_get spot/instance-action >/dev/null 2>&1; then
+      spot_notice="yes"
+      log "spot interruption notice: the runner takes no new job"
+    fi
+    if [ -n "$spot_notice" ]; then
+      state="spot-interruption"
+    fi
     case "$state" in
-      Terminated | Warmed:*) ;;
+      Terminated | Warmed:* | spot-interruption) ;;
       *) continue ;;
     esac
     if retire_if_idle; then

@@ -110,6 +110,8 @@ export class GitHubRunnerControlPlane extends Construct {
   private readonly writeSecrets: iam.PolicyStatement;
   private readonly deleteSecrets: iam.PolicyStatement;
   private readonly githubConfig: GitHubRuntimeConfig;
+  /** Spot interruption warnings reach the deregistration function (created with the first spot fleet). */
+  private spotRule?: events.Rule;
 
   constructor(scope: Construct, id: string, props: GitHubRunnerControlPlaneProps) {
     super(scope, id);
@@ -215,11 +217,7 @@ export class GitHubRunnerControlPlane extends Construct {
       resources: ['*'],
     }));
 
-    const target = (fn: lambda.IFunction) => new targets.LambdaFunction(fn, {
-      deadLetterQueue,
-      retryAttempts: 4,
-      maxEventAge: Duration.hours(1),
-    });
+    const target = (fn: lambda.IFunction) => this.target(fn);
     // The group names are added to both patterns as fleets join.
     this.launchRule = new events.Rule(this, 'LaunchRule', {
       description: 'Runner instances going into service: register a runner',
@@ -256,6 +254,14 @@ export class GitHubRunnerControlPlane extends Construct {
     ]);
   }
 
+  private target(fn: lambda.IFunction): targets.LambdaFunction {
+    return new targets.LambdaFunction(fn, {
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts: 4,
+      maxEventAge: Duration.hours(1),
+    });
+  }
+
   /** Whether the control plane has a webhook: its fleets then scale on the runner demand within seconds. */
   public get hasWebhook(): boolean {
     return this.webhookUrl !== undefined;
@@ -272,7 +278,7 @@ export class GitHubRunnerControlPlane extends Construct {
    *
    * @internal
    */
-  public _addFleet(entry: FleetRuntimeEntry): void {
+  public _addFleet(entry: FleetRuntimeEntry, options: { readonly spot?: boolean } = {}): void {
     if (!Token.isUnresolved(entry.name) && this.fleets.some((f) => f.name === entry.name)) {
       throw new Error(`fleetName ${JSON.stringify(entry.name)} is used by two fleets of the control plane ${this.node.path}: give each fleet its own fleetName`);
     }
@@ -289,6 +295,13 @@ export class GitHubRunnerControlPlane extends Construct {
       detail: { AutoScalingGroupName: [entry.autoScalingGroupName], Destination: ['AutoScalingGroup'] },
     });
     this.terminateRule.addEventPattern({ detail: { AutoScalingGroupName: [entry.autoScalingGroupName] } });
+    if (options.spot && !this.spotRule) {
+      this.spotRule = new events.Rule(this, 'SpotInterruptionRule', {
+        description: 'Spot interruption warnings: counted for the fleet of the instance (the instance stops taking jobs itself)',
+        eventPattern: { source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] },
+        targets: [this.target(this.deregistrationFunction)],
+      });
+    }
     this.writeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     this.deleteSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);

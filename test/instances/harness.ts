@@ -40,6 +40,8 @@ case "$url" in
   */latest/api/token) echo IMDSTOKEN ;;
   */meta-data/instance-id) echo ${INSTANCE_ID} ;;
   */meta-data/placement/region) echo eu-west-1 ;;
+  */meta-data/spot/instance-action)
+    if [ -f "$STUB/spot" ]; then echo '{"action":"terminate","time":"2026-11-24T10:02:00Z"}'; else exit 22; fi ;;
   */meta-data/autoscaling/target-lifecycle-state)
     first="$(head -n 1 "$STUB/states")"
     if [ "$(wc -l <"$STUB/states")" -gt 1 ]; then tail -n +2 "$STUB/states" >"$STUB/states.tmp"; mv "$STUB/states.tmp" "$STUB/states"; fi
@@ -142,7 +144,7 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'secret'), JSON.stringify(value));
   }
 
-  flag(name: 'install-fails' | 'complete-fails' | 'listen', content = ''): void {
+  flag(name: 'install-fails' | 'complete-fails' | 'listen' | 'spot', content = ''): void {
     fs.writeFileSync(path.join(this.stub, name), content);
   }
 

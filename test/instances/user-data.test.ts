@@ -270,6 +270,25 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     expect(result.log).toContain('target Warmed:Pending:Wait: the runner was idle and is stopping');
   });
 
+  test('a spot interruption notice: the idle runner stops taking jobs at once, while the instance is still in service', () => {
+    persistent();
+    box.flag('listen');
+    box.flag('spot');
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(indexOfCall(result.calls, /^pkill -INT -u runner -f Runner\.Listener$/)).toBeGreaterThan(indexOfCall(result.calls, /spot\/instance-action$/));
+    expect(result.log).toContain('spot interruption notice: the runner takes no new job');
+  });
+
+  test('a spot interruption notice during a job: the job is left to finish (or to the reclaim)', () => {
+    persistent();
+    box.flag('listen');
+    box.flag('spot');
+    box.job(0.5);
+    const result = box.bootstrap();
+    expect(indexOfCall(result.calls, /^pkill /)).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+  });
+
   test('the group wants the instance gone before its runner starts: it leaves without starting the runner', () => {
     persistent();
     box.states(['InService', 'InService', 'Terminated']);

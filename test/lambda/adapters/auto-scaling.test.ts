@@ -2,6 +2,7 @@ import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   DescribeScalingActivitiesCommand,
   DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
@@ -152,4 +153,22 @@ describe('listGroupInstances', () => {
 test('the functions\' client retries and times out', async () => {
   const client = createAutoScalingClient();
   expect(await client.config.maxAttempts()).toBe(4);
+});
+
+describe('groupOfInstance', () => {
+  test('the group of an instance, or undefined for one outside any group', async () => {
+    asMock.on(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-1'] }).resolves({
+      AutoScalingInstances: [{
+        InstanceId: 'i-1',
+        AutoScalingGroupName: 'linux-asg',
+        AvailabilityZone: 'eu-west-1a',
+        LifecycleState: 'InService',
+        HealthStatus: 'HEALTHY',
+        ProtectedFromScaleIn: false,
+      }],
+    });
+    asMock.on(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-2'] }).resolves({ AutoScalingInstances: [] });
+    expect(await port().groupOfInstance('i-1')).toBe('linux-asg');
+    expect(await port().groupOfInstance('i-2')).toBeUndefined();
+  });
 });

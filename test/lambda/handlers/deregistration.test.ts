@@ -179,3 +179,31 @@ describe('deregistration handler: the sweep', () => {
     expect(world.callsOf('deleteRunner')).toEqual([]);
   });
 });
+
+describe('deregistration handler: spot interruption warnings', () => {
+  const warning = (instanceId?: string) => ({
+    'detail-type': 'EC2 Spot Instance Interruption Warning' as const,
+    'detail': { 'instance-id': instanceId, 'instance-action': 'terminate' },
+  });
+
+  test('an instance of a fleet: counted for that fleet and logged; nothing else done', async () => {
+    const world = new World();
+    world.instanceGroups.set(ID, 'linux-asg');
+    const report = await createDeregistrationHandler(world.deps())(warning(ID));
+    expect(report).toEqual({ type: 'spot-interruption', instanceId: ID, fleet: 'linux' });
+    expect(world.metricTotal('SpotInterruptions')).toBe(1);
+    expect(world.logs.some((l) => l.level === 'warn' && l.attributes?.instanceId === ID)).toBe(true);
+    expect(world.completed).toEqual([]);
+    expect(world.calls.filter((c) => c.port === 'github')).toEqual([]);
+  });
+
+  test('an instance of another group, or of none, is ignored', async () => {
+    const world = new World();
+    world.instanceGroups.set('i-0aaaaaaaaaaaaaaaa', 'someone-elses-asg');
+    const handler = createDeregistrationHandler(world.deps());
+    expect(await handler(warning('i-0aaaaaaaaaaaaaaaa'))).toEqual({ type: 'spot-interruption', instanceId: 'i-0aaaaaaaaaaaaaaaa' });
+    expect(await handler(warning('i-0bbbbbbbbbbbbbbbb'))).toEqual({ type: 'spot-interruption', instanceId: 'i-0bbbbbbbbbbbbbbbb' });
+    expect(await handler(warning(undefined))).toEqual({ type: 'spot-interruption' });
+    expect(world.metrics).toEqual([]);
+  });
+});

@@ -37,6 +37,8 @@ export class World {
   readonly heartbeats: LifecycleActionRef[] = [];
   instances: GroupInstance[] = [];
   readonly metrics: Array<{ name: string; fleet: string; value: number; options?: MetricOptions }> = [];
+  /** The group of each instance (DescribeAutoScalingInstances). */
+  readonly instanceGroups = new Map<string, string>();
   /** Runner groups by name. */
   readonly runnerGroups = new Map<string, number>([['Default', 1]]);
   /** What GitHub says of a job, by job id (absent: still queued). */
@@ -139,6 +141,10 @@ export class World {
       this.record('autoScaling', 'recordHeartbeat', [action]);
       this.heartbeats.push(action);
       return true;
+    },
+    groupOfInstance: async (instanceId) => {
+      this.record('autoScaling', 'groupOfInstance', [instanceId]);
+      return this.instanceGroups.get(instanceId);
     },
     listGroupInstances: async (name) => {
       this.record('autoScaling', 'listGroupInstances', [name]);
