@@ -15,6 +15,7 @@ import { createIdleMetricHandler } from '../../lambda/handlers/idle-metric';
 import { createRegistrationHandler } from '../../lambda/handlers/registration';
 import { FleetRuntimeConfig, FleetRuntimeEntry, LAUNCH_HOOK_NAME, runnerNameFor, TERMINATE_HOOK_NAME } from '../../src/contract';
 import { FakeGitHubServer, RecordedRequest, startFakeGitHub } from '../../test/fixtures/fake-github-server';
+import { fleetEntry } from '../../test/lambda/fixtures';
 
 export const SWEEP_EVERY_MINUTES = 5;
 /** Share of the runners replaced (one termination and one registration each) per hour. */
@@ -110,20 +111,7 @@ export async function runScenario(scenario: Scenario, minutes: number): Promise<
 
 /** Fleets named linux01, linux02, ... with the label `fleet-<name>`, as the constructs would configure them. */
 function fleetEntries(count: number): FleetRuntimeEntry[] {
-  return Array.from({ length: count }, (_, i) => {
-    const name = `linux${String(i + 1).padStart(2, '0')}`;
-    return {
-      name,
-      autoScalingGroupName: `${name}-asg`,
-      fleetLabel: `fleet-${name}`,
-      labels: ['linux', 'x64', `fleet-${name}`],
-      mode: 'ephemeral',
-      runnerGroupId: 1,
-      secretPrefix: `github-runner-fleet/${name}/`,
-      offlineGraceSeconds: 900,
-      drainTimeoutSeconds: 7200,
-    };
-  });
+  return Array.from({ length: count }, (_, i) => fleetEntry({ name: `linux${String(i + 1).padStart(2, '0')}` }));
 }
 
 function runtimeConfig(apiUrl: string, fleets: FleetRuntimeEntry[]): FleetRuntimeConfig {

@@ -113,6 +113,18 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
       + 'give the control plane a webhook (new GitHubRunnerControlPlane(this, id, { github, webhook: {} }), passed as controlPlane), '
       + 'or set idleRunners (or minCapacity) to 1 or more');
   }
+  // A label naming another OS or architecture than the runners have: jobs asking for it would be routed
+  // here (GitHub matches labels, not machines) and run on the wrong kind of machine.
+  const otherPlatform = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ['x64', 'x86_64', 'amd64'] : ['arm64', 'aarch64'];
+  const misleading = labels.filter((l) => !Token.isUnresolved(l) && [...otherPlatform, 'windows', 'macos', 'osx'].includes(l.toLowerCase()));
+  if (misleading.length > 0) {
+    warnings.push({
+      id: 'MisleadingLabel',
+      message: `labels contains ${misleading.map((l) => JSON.stringify(l)).join(', ')}, but the runners are Linux on `
+        + `${instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x86_64'} (${instanceType}): jobs asking for `
+        + `${misleading.length > 1 ? 'them' : 'it'} would be routed here and run on the wrong kind of machine. Remove the label, or make a fleet of that kind.`,
+    });
+  }
   if (idleRunners > 20) {
     warnings.push({
       id: 'LargeIdleTarget',

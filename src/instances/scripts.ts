@@ -264,6 +264,21 @@ leaving_before_start() {
   return 1
 }
 
+# Runs the runner until it exits. Returns 0 when it stopped because this instance retired it (the
+# terminate action is then completed); otherwise 1, with the runner's exit status in RUNNER_STATUS.
+run_runner() {
+  set +e
+  (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh "$@")
+  RUNNER_STATUS=$?
+  set -e
+  if retiring; then
+    log "the runner stopped while idle: leaving"
+    complete_terminate
+    return 0
+  fi
+  return 1
+}
+
 # The registration the Lambda function wrote for this instance only (never printed).
 read_registration() {
   umask 077
@@ -282,16 +297,8 @@ run_ephemeral() {
   [ -n "$jit" ] || fail "the registration has no jitConfig"
   rm -f "$RF_STATE/registration.json"
   log "starting the ephemeral runner $(field runnerName 2>/dev/null || true)"
-  set +e
-  (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh --jitconfig "$jit")
-  local status=$?
-  set -e
-  if retiring; then
-    log "the runner stopped while idle: leaving"
-    complete_terminate
-    return 0
-  fi
-  log "the runner exited with status $status after its job: replacing this instance"
+  run_runner --jitconfig "$jit" && return 0
+  log "the runner exited with status $RUNNER_STATUS after its job: replacing this instance"
   aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --no-should-decrement-desired-capacity
 }
 
@@ -313,18 +320,10 @@ run_persistent() {
   fi
   rm -f "$RF_STATE/registration.json"
   log "starting the persistent runner $name"
-  set +e
-  (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh)
-  local status=$?
-  set -e
-  if retiring; then
-    log "the runner stopped while idle: leaving"
-    complete_terminate
-    return 0
-  fi
+  run_runner && return 0
   # systemd restarts the bootstrap (and with it the runner) after a failure.
-  log "the runner exited with status $status"
-  return "$status"
+  log "the runner exited with status $RUNNER_STATUS"
+  return "$RUNNER_STATUS"
 }
 
 main() {

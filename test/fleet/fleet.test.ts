@@ -362,6 +362,9 @@ describe('GitHubRunnerFleet: bad input', () => {
 describe('GitHubRunnerFleet: warnings', () => {
   test.each([
     [{ idleRunners: 25, maxCapacity: 50 }, 'cdk-github-runner-fleet:LargeIdleTarget'],
+    [{ labels: ['linux', 'ARM64'] }, 'cdk-github-runner-fleet:MisleadingLabel'],
+    [{ labels: ['windows'] }, 'cdk-github-runner-fleet:MisleadingLabel'],
+    [{ labels: ['x64'], instanceType: new ec2.InstanceType('m7g.large') }, 'cdk-github-runner-fleet:MisleadingLabel'],
     [{ warmPool: { poolState: autoscaling.PoolState.RUNNING } }, 'cdk-github-runner-fleet:RunningWarmPool'],
     [{ scaling: { period: Duration.seconds(30) } }, 'cdk-github-runner-fleet:SubMinutePeriod'],
     [{ vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }, 'cdk-github-runner-fleet:PublicSubnets'],
