@@ -1,0 +1,63 @@
+/**
+ * Integration test: two fleets (x86_64 and Graviton) sharing one control plane with the workflow_job
+ * webhook, against the GitHub organization named by the context value `github-org` (default `acme`) and
+ * a GitHub App secret named by `github-secret-name`.
+ *
+ * Deploy for real: `npx integ-runner --language typescript --force test/integ.shared-control-plane.ts`
+ * (AWS credentials, and the App secret in place). Offline, `npx projen integ` verifies the snapshot.
+ */
+import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
+import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet } from '../src';
+
+const app = new App();
+const stack = new Stack(app, 'GitHubRunnerFleetShared');
+const org = app.node.tryGetContext('github-org') ?? 'acme';
+const secretName = app.node.tryGetContext('github-secret-name') ?? 'github-runner-fleet/integ/github-app';
+
+const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'GitHubApp', secretName);
+const controlPlane = new GitHubRunnerControlPlane(stack, 'Runners', {
+  github: GitHubConnection.organization(org, { credentials: GitHubCredentials.fromAppSecret(secret) }),
+  webhook: {},
+});
+const x64 = new GitHubRunnerFleet(stack, 'X64', {
+  vpc, controlPlane, fleetName: 'integ-shared-x64', labels: ['integ', 'linux'], idleRunners: 0, minCapacity: 0, maxCapacity: 2,
+  warmPool: { minSize: 1 },
+});
+const arm64 = new GitHubRunnerFleet(stack, 'Arm64', {
+  vpc, controlPlane, fleetName: 'integ-shared-arm64', labels: ['integ', 'linux'], idleRunners: 0, minCapacity: 0, maxCapacity: 2,
+  instanceType: new ec2.InstanceType('m7g.large'),
+  warmPool: { minSize: 1 },
+});
+
+const integ = new IntegTest(app, 'SharedControlPlane', { testCases: [stack] });
+
+// One listing serves both fleets: the idle-metric function reports counts for each of them.
+integ.assertions.invokeFunction({ functionName: controlPlane.idleMetricFunction.functionName })
+  .expect(ExpectedResult.objectLike({
+    StatusCode: 200,
+    Payload: Match.stringLikeRegexp('"ok":true.*"integ-shared-x64".*"integ-shared-arm64"'),
+  }));
+
+// Both groups exist with their warm pools, and are tagged with the one control plane.
+for (const fleet of [x64, arm64]) {
+  integ.assertions.awsApiCall('AutoScaling', 'describeWarmPool', { AutoScalingGroupName: fleet.autoScalingGroup.autoScalingGroupName })
+    .expect(ExpectedResult.objectLike({ WarmPoolConfiguration: { PoolState: 'Stopped', MinSize: 1 } }));
+}
+
+// The webhook answers 401 to a delivery without a signature: nothing unverified is acted on.
+integ.assertions.httpApiCall(controlPlane.webhookUrl!, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': 'integ-unsigned' },
+  body: JSON.stringify({ action: 'queued' }),
+}).expect(ExpectedResult.objectLike({ status: 401 }));
+
+// A ping signed with the wrong secret is refused too.
+integ.assertions.httpApiCall(controlPlane.webhookUrl!, {
+  method: 'POST',
+  headers: { 'x-github-event': 'ping', 'x-github-delivery': 'integ-bad', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
+  body: '{}',
+}).expect(ExpectedResult.objectLike({ status: 401 }));
