@@ -53,6 +53,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@octokit/plugin-throttling@^11.0.5',
     '@types/aws-lambda@^8',
     'esbuild@^0.28.2',
+    'vitepress@^1.6.4',
+    'vue@^3.5.0',
+    'playwright-core@^1.65.1',
   ],
 
   jestOptions: {
@@ -170,6 +173,20 @@ project.addTask('bench', {
 });
 project.eslint?.addLintPattern('bench');
 
+// Bundles are build output; the committed images next to them (the architecture diagram) are not.
+project.gitignore.removePatterns('/assets/');
+project.gitignore.exclude('/assets/lambda/');
+
+// The documentation site (VitePress) and its check in headless Chromium.
+const docsSite = project.addTask('docs', {
+  description: 'Build the documentation site into docs/.vitepress/dist',
+  exec: 'vitepress build docs',
+});
+const siteCheck = project.addTask('site-check', {
+  description: 'Check the built site in headless Chromium: pages, links, copy buttons, search, screenshots',
+  exec: 'node scripts/check-site.mjs',
+});
+
 // The whole verification, from a fresh clone: `npm test` runs it.
 const verify = project.addTask('verify', {
   description: 'Everything: bundle, type-check, jsii compile, unit tests, lint, integ snapshots, bindings, examples',
@@ -182,6 +199,8 @@ verify.spawn(project.compileTask);
 verify.spawn(project.postCompileTask);
 verify.spawn(project.testTask);
 verify.spawn(rosetta);
+verify.spawn(docsSite);
+verify.spawn(siteCheck);
 verify.spawn(codegen);
 verify.spawn(example);
 project.package.setScript('test', 'npx projen verify');

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the verification needs, when they are missing: shellcheck (user data
 # checks), jq (the bootstrap script under test), golang-go (gofmt for the Go bindings) and python3 (the
-# Python bindings and example). Runs as root on the project's machines.
+# Python bindings and example), chromium (the documentation site's browser check). Runs as root on the project's machines.
 set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v gofmt >/dev/null 2>&1 || [ -x /usr/lib/go/bin/gofmt ] || missing+=(golang-go)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

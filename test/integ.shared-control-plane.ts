@@ -24,11 +24,23 @@ const controlPlane = new GitHubRunnerControlPlane(stack, 'Runners', {
   webhook: {},
 });
 const x64 = new GitHubRunnerFleet(stack, 'X64', {
-  vpc, controlPlane, fleetName: 'integ-shared-x64', labels: ['integ', 'linux'], idleRunners: 0, minCapacity: 0, maxCapacity: 2,
+  vpc,
+  controlPlane,
+  fleetName: 'integ-shared-x64',
+  labels: ['integ', 'linux'],
+  idleRunners: 0,
+  minCapacity: 0,
+  maxCapacity: 2,
   warmPool: { minSize: 1 },
 });
 const arm64 = new GitHubRunnerFleet(stack, 'Arm64', {
-  vpc, controlPlane, fleetName: 'integ-shared-arm64', labels: ['integ', 'linux'], idleRunners: 0, minCapacity: 0, maxCapacity: 2,
+  vpc,
+  controlPlane,
+  fleetName: 'integ-shared-arm64',
+  labels: ['integ', 'linux'],
+  idleRunners: 0,
+  minCapacity: 0,
+  maxCapacity: 2,
   instanceType: new ec2.InstanceType('m7g.large'),
   warmPool: { minSize: 1 },
 });

@@ -1,0 +1,53 @@
+import { defineConfig } from 'vitepress';
+
+// The documentation site. Built by `npx projen docs` (part of `npm test`), checked in headless Chromium
+// by scripts/check-site.mjs.
+export default defineConfig({
+  title: 'cdk-github-runner-fleet',
+  description: 'Self-hosted GitHub Actions runners on EC2 Auto Scaling with warm pools, from one AWS CDK construct',
+  cleanUrls: false,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
+  lastUpdated: false,
+  // API.md (jsii-docgen) contains `{...}` sequences that markdown-it-attrs would take for attributes.
+  markdown: { attrs: { disable: true } },
+  // Links to repository files outside docs/ (tests, API.md) are meant for GitHub's view of the repository.
+  ignoreDeadLinks: [/^\.\.\/\.\.\//, /^\.\.\/\.\.\/API/],
+  srcExclude: ['**/node_modules/**'],
+  themeConfig: {
+    nav: [
+      { text: 'Getting started', link: '/getting-started' },
+      { text: 'Guides', link: '/guide/fleet' },
+      { text: 'API', link: '/api' },
+      { text: 'Changelog', link: '/changelog' },
+    ],
+    sidebar: [
+      {
+        text: 'Start',
+        items: [
+          { text: 'Getting started', link: '/getting-started' },
+          { text: 'Architecture', link: '/architecture' },
+        ],
+      },
+      {
+        text: 'Guides',
+        items: [
+          { text: 'The fleet and the life of an instance', link: '/guide/fleet' },
+          { text: 'The control plane', link: '/guide/control-plane' },
+          { text: 'Fast scaling: the webhook', link: '/guide/fast-scaling' },
+          { text: 'Metrics, alarms and scaling', link: '/guide/scaling' },
+          { text: 'Integration stacks', link: '/guide/integration-tests' },
+          { text: 'Benchmarks', link: '/guide/benchmarks' },
+        ],
+      },
+      {
+        text: 'Operate',
+        items: [
+          { text: 'Costs', link: '/cost' },
+          { text: 'Compared with the alternatives', link: '/comparison' },
+        ],
+      },
+      { text: 'Reference', items: [{ text: 'API', link: '/api' }, { text: 'Changelog', link: '/changelog' }] },
+    ],
+    search: { provider: 'local' },
+  },
+});
