@@ -6,21 +6,13 @@
  * (with AWS credentials and the secret in place). Offline, `npx projen integ` verifies the snapshot.
  */
 import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
-import { App, Stack } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { GitHubConnection, GitHubCredentials, GitHubRunnerFleet } from '../src';
+import { GitHubRunnerFleet } from '../src';
+import { integEnvironment } from './integ-environment';
 
-const app = new App();
-const stack = new Stack(app, 'GitHubRunnerFleetBasic');
-const org = app.node.tryGetContext('github-org') ?? 'acme';
-const secretName = app.node.tryGetContext('github-secret-name') ?? 'github-runner-fleet/integ/github-app';
-
-const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'GitHubApp', secretName);
+const { app, stack, vpc, github } = integEnvironment('GitHubRunnerFleetBasic');
 const fleet = new GitHubRunnerFleet(stack, 'Fleet', {
   vpc,
-  github: GitHubConnection.organization(org, { credentials: GitHubCredentials.fromAppSecret(secret) }),
+  github,
   fleetName: 'integ-basic',
   labels: ['integ', 'linux'],
   idleRunners: 1,

@@ -7,43 +7,19 @@
  * (AWS credentials, and the App secret in place). Offline, `npx projen integ` verifies the snapshot.
  */
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet } from '../src';
+import { GitHubRunnerControlPlane, GitHubRunnerFleet } from '../src';
+import { integEnvironment } from './integ-environment';
 
-const app = new App();
-const stack = new Stack(app, 'GitHubRunnerFleetShared');
-const org = app.node.tryGetContext('github-org') ?? 'acme';
-const secretName = app.node.tryGetContext('github-secret-name') ?? 'github-runner-fleet/integ/github-app';
-
-const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'GitHubApp', secretName);
+const { app, stack, vpc, github } = integEnvironment('GitHubRunnerFleetShared');
 const controlPlane = new GitHubRunnerControlPlane(stack, 'Runners', {
-  github: GitHubConnection.organization(org, { credentials: GitHubCredentials.fromAppSecret(secret) }),
+  github,
   webhook: {},
 });
-const x64 = new GitHubRunnerFleet(stack, 'X64', {
-  vpc,
-  controlPlane,
-  fleetName: 'integ-shared-x64',
-  labels: ['integ', 'linux'],
-  idleRunners: 0,
-  minCapacity: 0,
-  maxCapacity: 2,
-  warmPool: { minSize: 1 },
-});
-const arm64 = new GitHubRunnerFleet(stack, 'Arm64', {
-  vpc,
-  controlPlane,
-  fleetName: 'integ-shared-arm64',
-  labels: ['integ', 'linux'],
-  idleRunners: 0,
-  minCapacity: 0,
-  maxCapacity: 2,
-  instanceType: new ec2.InstanceType('m7g.large'),
-  warmPool: { minSize: 1 },
-});
+// Scale from zero (the webhook's demand), one warm instance each.
+const common = { vpc, controlPlane, labels: ['integ', 'linux'], idleRunners: 0, minCapacity: 0, maxCapacity: 2, warmPool: { minSize: 1 } };
+const x64 = new GitHubRunnerFleet(stack, 'X64', { ...common, fleetName: 'integ-shared-x64' });
+const arm64 = new GitHubRunnerFleet(stack, 'Arm64', { ...common, fleetName: 'integ-shared-arm64', instanceType: new ec2.InstanceType('m7g.large') });
 
 const integ = new IntegTest(app, 'SharedControlPlane', { testCases: [stack] });
 

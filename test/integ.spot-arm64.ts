@@ -7,21 +7,15 @@
  * (AWS credentials, and the App secret in place). Offline, `npx projen integ` verifies the snapshot.
  */
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { GitHubConnection, GitHubCredentials, GitHubRunnerFleet, RunnerMode } from '../src';
+import { GitHubRunnerFleet, RunnerMode } from '../src';
+import { integEnvironment } from './integ-environment';
 
-const app = new App();
-const stack = new Stack(app, 'GitHubRunnerFleetSpotArm64');
-const org = app.node.tryGetContext('github-org') ?? 'acme';
-const secretName = app.node.tryGetContext('github-secret-name') ?? 'github-runner-fleet/integ/github-app';
-
-const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'GitHubApp', secretName);
+const { app, stack, vpc, github } = integEnvironment('GitHubRunnerFleetSpotArm64');
 const fleet = new GitHubRunnerFleet(stack, 'Spot', {
   vpc,
-  github: GitHubConnection.organization(org, { credentials: GitHubCredentials.fromAppSecret(secret) }),
+  github,
   fleetName: 'integ-spot-arm64',
   labels: ['integ', 'spot'],
   instanceTypes: [new ec2.InstanceType('m7g.large'), new ec2.InstanceType('m6g.large'), new ec2.InstanceType('c7g.large')],
