@@ -42,6 +42,8 @@ export default defineConfig({
       {
         text: 'Operate',
         items: [
+          { text: 'Security model', link: '/security' },
+          { text: 'Operations and troubleshooting', link: '/operations' },
           { text: 'Costs', link: '/cost' },
           { text: 'Compared with the alternatives', link: '/comparison' },
         ],
