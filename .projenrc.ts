@@ -155,8 +155,9 @@ const codegen = project.addTask('codegen', {
 });
 codegen.exec('rm -rf dist/codegen && jsii-pacmak --code-only --targets python java dotnet go -o dist/codegen');
 codegen.exec('node scripts/check-bindings.js');
-// The Python example must match the generated bindings (names, methods, keyword arguments).
-codegen.exec('python3 scripts/check_python_example.py dist/codegen/python/src/cdk_github_runner_fleet/__init__.py examples/python/app.py');
+// The Python example, and every README/docs snippet translated to Python by jsii-rosetta, must match the
+// generated bindings (names, methods, keyword arguments).
+codegen.exec('bash scripts/check-python.sh');
 
 const rosetta = project.addTask('rosetta', {
   description: 'Compile every TypeScript example in README.md and docs/ with jsii-rosetta --strict',

@@ -7,7 +7,11 @@ checked offline is what goes wrong first when an example drifts from the API: ev
 keyword argument it passes must be a parameter of that constructor or method (jsii turns camelCase props
 into snake_case keyword arguments).
 
-Usage: check_python_example.py <bindings __init__.py> <app.py> [<app.py> ...]
+Usage: check_python_example.py <bindings __init__.py> <app.py | translated.md> [...]
+
+A `.md` file is a page translated to Python by `jsii-rosetta markdown --language python`: each of its
+code blocks without a language tag (the translated TypeScript snippets) must parse, and is checked with
+every class of the bindings taken as imported (translated snippets carry no import lines).
 Exits 1, listing every problem with its line, when an app does not match the bindings. Before checking
 the apps it checks a deliberately wrong snippet, so that a checker which finds nothing fails too.
 """
@@ -38,9 +42,30 @@ def signatures(bindings_source):
     return classes
 
 
-def problems_of(app_source, classes, filename):
-    tree = ast.parse(app_source, filename)
-    imported = {}
+def translated_blocks(markdown):
+    """The code blocks of a translated page that have no language tag, with their first line numbers."""
+    blocks, current, start = [], None, 0
+    for number, line in enumerate(markdown.splitlines(), 1):
+        if line.startswith("```"):
+            if current is None:
+                current, start = ([] if line.strip() == "```" else False), number + 1
+            else:
+                if current is not False:
+                    blocks.append((start, "\n".join(current)))
+                current = None
+        elif current:
+            current.append(line)
+        elif current == []:
+            current.append(line)
+    return blocks
+
+
+def problems_of(app_source, classes, filename, implicit=False):
+    try:
+        tree = ast.parse(app_source, filename)
+    except SyntaxError as error:
+        return [f"{filename}:{error.lineno}: not valid Python: {error.msg}"]
+    imported = {name: name for name in classes} if implicit else {}
     problems = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == MODULE:
@@ -84,9 +109,16 @@ def main(argv):
         print(f"check_python_example: the self-test found {len(expected)} of 3 problems: {expected}", file=sys.stderr)
         return 1
     problems = []
+    snippets = 0
     for path in argv[2:]:
         with open(path, encoding="utf-8") as f:
             source = f.read()
+        if path.endswith(".md"):
+            for start, block in translated_blocks(source):
+                snippets += 1
+                for problem in problems_of(block, classes, f"{path} (block at line {start})", implicit=True):
+                    problems.append(problem)
+            continue
         compile(source, path, "exec")
         problems.extend(problems_of(source, classes, path))
     for problem in problems:
@@ -94,7 +126,7 @@ def main(argv):
     if problems:
         print(f"check_python_example: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check_python_example: {', '.join(argv[2:])} match the Python bindings")
+    print(f"check_python_example: {len(argv) - 2} file(s) ({snippets} translated snippets) match the Python bindings")
     return 0
 
 
