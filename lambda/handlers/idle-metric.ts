@@ -68,16 +68,23 @@ async function updateDemand(
 ): Promise<number> {
   const jobs = deps.jobs!;
   let reconciled = 0;
+  // Queued jobs per fleet, read once for the reconciliation and kept up to date by it for the demand.
+  let queuedByFleet: Map<string, number> | undefined;
   try {
     const queued: JobRecord[] = [];
+    const counted = new Map<string, number>();
     for (const fleet of deps.config.fleets) {
-      queued.push(...await jobs.queuedJobs(fleet.name));
+      const fleetJobs = await jobs.queuedJobs(fleet.name);
+      counted.set(fleet.name, fleetJobs.length);
+      queued.push(...fleetJobs);
     }
+    queuedByFleet = counted;
     for (const job of jobsToReconcile(queued, at, RECONCILE_LIMIT)) {
       const status = await deps.github.getJobStatus(job.repository, job.jobId);
       if (status !== 'queued') {
         await jobs.putJob({ ...job, status: status === 'not-found' ? 'completed' : status, updatedAt: at.toISOString() },
           new Date(at.getTime() + JOB_RECORD_TTL_SECONDS * 1000));
+        counted.set(job.fleet, (counted.get(job.fleet) ?? 1) - 1);
         reconciled++;
       }
     }
@@ -88,7 +95,7 @@ async function updateDemand(
     const idle = counts.get(fleet.name)?.idle ?? 0;
     try {
       await jobs.putFleetState(fleet.name, { idle, measuredAt: at.toISOString() });
-      await publishDemand(deps as Parameters<typeof publishDemand>[0], fleet, at, idle);
+      await publishDemand({ jobs, metrics: deps.metrics }, fleet, at, { queued: queuedByFleet?.get(fleet.name), idle });
     } catch (error) {
       deps.logger.warn('The demand of a fleet could not be updated', { fleet: fleet.name, ...describeError(error) });
     }

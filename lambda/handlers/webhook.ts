@@ -138,18 +138,19 @@ function expiry(at: Date): Date {
 }
 
 /**
- * Publishes a fleet's queued jobs and runner demand (high resolution). The idle count is the one the
- * idle-metric function stored last; when it is missing or stale it is taken as 0, so that jobs still
+ * Publishes a fleet's queued jobs and runner demand (high resolution). Counts the caller knows already
+ * are used as they are; otherwise the queue is read, and the idle count is the one the idle-metric
+ * function stored last; when it is missing or stale it is taken as 0, so that jobs still
  * bring runners (at worst one idle target too many, removed again by the scale-in alarm).
  */
 export async function publishDemand(
   deps: Pick<WebhookDeps, 'jobs' | 'metrics'>,
   fleet: FleetRuntimeEntry,
   at: Date,
-  measuredIdle?: number,
+  known: { readonly queued?: number; readonly idle?: number } = {},
 ): Promise<{ queued: number; idle: number; demand: number }> {
-  const queued = (await deps.jobs.queuedJobs(fleet.name)).length;
-  let idle = measuredIdle;
+  const queued = known.queued ?? (await deps.jobs.queuedJobs(fleet.name)).length;
+  let idle = known.idle;
   if (idle === undefined) {
     const state = await deps.jobs.getFleetState(fleet.name);
     const fresh = state && at.getTime() - Date.parse(state.measuredAt) <= FLEET_STATE_MAX_AGE_SECONDS * 1000;

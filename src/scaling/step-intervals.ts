@@ -68,19 +68,9 @@ export function scaleOutSteps(idleTarget: number, maxCapacity: number): StepPlan
 export function scaleInSteps(idleTarget: number, maxCapacity: number): StepPlan {
   assertWhole('idleTarget', idleTarget, 0);
   assertWhole('maxCapacity', maxCapacity, 1);
-  const count = Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS);
-  const intervals: StepInterval[] = [];
-  for (let e = 1; e <= count; e++) {
-    const last = e === count;
-    intervals.push({
-      lowerBound: e - 1,
-      upperBound: last ? undefined : e,
-      // The open-ended last step removes `count` instances: with more than 20 excess runners the
-      // alarm repeats every period and removes the rest in the next steps.
-      change: -e,
-    });
-  }
-  return { threshold: idleTarget + 0.5, intervals };
+  // The open-ended last step removes `count` instances: with more than 20 excess runners the alarm
+  // repeats every period and removes the rest in the next steps.
+  return { threshold: idleTarget + 0.5, intervals: unitSteps(Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS), -1) };
 }
 
 /**
@@ -93,12 +83,7 @@ export function scaleInSteps(idleTarget: number, maxCapacity: number): StepPlan 
  */
 export function demandSteps(maxCapacity: number): StepPlan {
   assertWhole('maxCapacity', maxCapacity, 1);
-  const count = Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS);
-  const intervals: StepInterval[] = [];
-  for (let d = 1; d <= count; d++) {
-    intervals.push({ lowerBound: d - 1, upperBound: d === count ? undefined : d, change: d });
-  }
-  return { threshold: 0.5, intervals };
+  return { threshold: 0.5, intervals: unitSteps(Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS), 1) };
 }
 
 /** The change a plan applies when the metric has value `value` (undefined: no interval matches). */
@@ -112,6 +97,18 @@ export function changeFor(plan: StepPlan, value: number): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Steps over `metric - threshold` for a threshold half-way below an integer: the value `n` (1 to
+ * `count`) falls into `[n - 1, n)` and changes capacity by `sign * n`; the last interval is open-ended.
+ */
+function unitSteps(count: number, sign: 1 | -1): StepInterval[] {
+  return Array.from({ length: count }, (_, i) => ({
+    lowerBound: i,
+    upperBound: i + 1 === count ? undefined : i + 1,
+    change: sign * (i + 1),
+  }));
 }
 
 function assertWhole(name: string, value: number, min: number): void {
