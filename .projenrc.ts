@@ -78,7 +78,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/.jsii.tabl.json', '/cdk.out/', '/dist/', '/.tmp/', 'test/*.snapshot/**/asset.*/', '/docs/.vitepress/cache/', '/docs/.vitepress/dist/'],
 });
 
-for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/bench/', '/scripts/']) project.addPackageIgnore(p);
+for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/bench/', '/scripts/', '/cli/']) project.addPackageIgnore(p);
 
 // jsii prints an end-of-life banner for Node 20 on every run.
 project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
@@ -137,6 +137,22 @@ for (const name of ['registration', 'deregistration', 'idle-metric', 'webhook'])
   });
 }
 
+// The command line (`npx cdk-github-runner-fleet simulate`): the scaling simulator runs the runtime's real
+// handlers, so it is bundled like them, into assets/cli/main/index.js, and started by bin/.
+project.bundler.addBundle('cli/main.ts', { platform: 'node', target: 'node20', sourcemap: false });
+project.eslint?.addLintPattern('cli');
+project.eslint?.addOverride({
+  files: ['cli/**/*.ts'],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        { group: ['@aws-sdk/*', '@octokit/*', '@aws-lambda-powertools/*'], message: 'The simulator never calls AWS or GitHub: use the handlers with in-memory ports.' },
+        { group: ['**/src/*', '!**/src/contract', '!**/src/contract/*'], message: 'cli/ may import only src/contract from src/.' },
+      ],
+    }],
+  },
+});
+
 // lambda/ is type-checked by its own tsconfig (esbuild does not type-check).
 project.preCompileTask.exec('tsc -p lambda/tsconfig.json');
 // Jest transpiles without type-checking: the tests, examples and runtime are type-checked together first.
@@ -148,6 +164,13 @@ const example = project.addTask('example', {
 });
 example.spawn(project.tasks.tryFind('bundle')!);
 example.exec('ts-node --transpile-only -P examples/tsconfig.json examples/typescript/app.ts');
+
+// The scaling simulator on the example stack: the figures of docs/guide/simulator.md.
+const simulateTask = project.addTask('simulate', {
+  description: 'Synthesize the example stack and run the scaling simulator on it (every scenario, three configurations)',
+});
+simulateTask.spawn(example);
+simulateTask.exec('node bin/cdk-github-runner-fleet simulate --app cdk.out');
 
 // Offline multi-language bindings: generate and syntax-check what can be checked here.
 const codegen = project.addTask('codegen', {
@@ -176,7 +199,7 @@ project.eslint?.addLintPattern('bench');
 
 // Bundles are build output; the committed images next to them (the architecture diagram) are not.
 project.gitignore.removePatterns('/assets/');
-project.gitignore.exclude('/assets/lambda/');
+project.gitignore.exclude('/assets/lambda/', '/assets/cli/');
 
 // The documentation site (VitePress) and its check in headless Chromium.
 const docsSite = project.addTask('docs', {
@@ -203,8 +226,9 @@ verify.spawn(rosetta);
 verify.spawn(docsSite);
 verify.spawn(siteCheck);
 verify.spawn(codegen);
-verify.spawn(example);
+verify.spawn(simulateTask);
 project.package.setScript('test', 'npx projen verify');
 project.package.setScript('example', 'npx projen example');
+project.package.setScript('simulate', 'npx projen simulate');
 
 project.synth();

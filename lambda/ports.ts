@@ -129,6 +129,22 @@ export interface AutoScalingPort {
   groupOfInstance(instanceId: string): Promise<string | undefined>;
   /** The instances of a group, in service and in its warm pool. */
   listGroupInstances(autoScalingGroupName: string): Promise<GroupInstance[]>;
+  /**
+   * The group's sizes and its instances (not those of its warm pool), in one DescribeAutoScalingGroups
+   * call: the facts the capacity controller counts.
+   */
+  describeCapacity(autoScalingGroupName: string): Promise<GroupCapacity>;
+  /** SetDesiredCapacity, without honouring cooldowns: the controller's direct path. */
+  setDesiredCapacity(autoScalingGroupName: string, desiredCapacity: number): Promise<void>;
+}
+
+/** A group's sizes and instances, as DescribeAutoScalingGroups reports them. */
+export interface GroupCapacity {
+  readonly desired: number;
+  readonly min: number;
+  readonly max: number;
+  /** The group's instances (pending, in service, terminating), without the warm pool's. */
+  readonly instances: GroupInstance[];
 }
 
 /** A per-instance secret as listed (never with its value). */
@@ -203,13 +219,6 @@ export interface JobRecord {
   readonly updatedAt: string;
 }
 
-/** The last idle-runner count of a fleet, as the idle-metric function measured it. */
-export interface FleetState {
-  readonly idle: number;
-  /** ISO 8601. */
-  readonly measuredAt: string;
-}
-
 /** Webhook deliveries and the jobs they announce (a DynamoDB table in production). */
 export interface JobStorePort {
   /**
@@ -225,8 +234,6 @@ export interface JobStorePort {
   putJob(job: JobRecord, expiresAt: Date): Promise<boolean>;
   /** Every job of `fleet` still queued (all pages). */
   queuedJobs(fleet: string): Promise<JobRecord[]>;
-  putFleetState(fleet: string, state: FleetState): Promise<void>;
-  getFleetState(fleet: string): Promise<FleetState | undefined>;
 }
 
 /** Checks `X-Hub-Signature-256` against the raw body, in constant time. */

@@ -30,7 +30,8 @@ integ.assertions.invokeFunction({ functionName: fleet.idleMetricFunction.functio
 integ.assertions.awsApiCall('AutoScaling', 'describeWarmPool', { AutoScalingGroupName: fleet.autoScalingGroup.autoScalingGroupName })
   .expect(ExpectedResult.objectLike({ WarmPoolConfiguration: { PoolState: 'Stopped', MinSize: 1 } }));
 
-// ...and with idleRunners 1 the scale-out alarm brings an instance into service.
+// ...and with idleRunners 1 the capacity controller (the minute tick's direct path, or the scale-out alarm)
+// brings an instance into service.
 integ.assertions.awsApiCall('AutoScaling', 'describeAutoScalingGroups', {
   AutoScalingGroupNames: [fleet.autoScalingGroup.autoScalingGroupName],
 }).expect(ExpectedResult.objectLike({

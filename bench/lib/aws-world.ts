@@ -4,13 +4,18 @@
  * request the fake GitHub server records comes from the real GitHub adapter.
  */
 import type {
-  AutoScalingPort, GroupInstance, InstanceSecretInfo, LifecycleActionRef, LifecycleResult, LoggerPort, MetricsPort, SecretsPort,
+  AutoScalingPort, GroupCapacity, GroupInstance, InstanceSecretInfo, LifecycleActionRef, LifecycleResult, LoggerPort, MetricsPort, SecretsPort,
 } from '../../lambda/ports';
 import type { FleetRuntimeEntry } from '../../src/contract';
+
+/** The benchmark's groups never reach their maximum: the controller's decisions are not what is measured. */
+const MAX_GROUP_SIZE = 10_000;
 
 export class AwsWorld {
   /** Auto Scaling group name → instance id → lifecycle state. */
   private readonly groups = new Map<string, Map<string, string>>();
+  /** Desired capacity a group was set to; until then, its instances on their way in or in service. */
+  private readonly desired = new Map<string, number>();
   private readonly secrets = new Map<string, InstanceSecretInfo>();
   private nextInstance = 1;
 
@@ -32,6 +37,16 @@ export class AwsWorld {
     groupOfInstance: async (instanceId: string) => [...this.groups].find(([, instances]) => instances.has(instanceId))?.[0],
     listGroupInstances: async (groupName: string): Promise<GroupInstance[]> =>
       [...(this.groups.get(groupName) ?? new Map<string, string>())].map(([instanceId, lifecycleState]) => ({ instanceId, lifecycleState })),
+    describeCapacity: async (groupName: string): Promise<GroupCapacity> => {
+      const instances = [...(this.groups.get(groupName) ?? new Map<string, string>())]
+        .filter(([, state]) => state !== 'Terminated')
+        .map(([instanceId, lifecycleState]) => ({ instanceId, lifecycleState, protectedFromScaleIn: false }));
+      const counted = instances.filter((i) => i.lifecycleState === 'InService' || i.lifecycleState.startsWith('Pending')).length;
+      return { desired: this.desired.get(groupName) ?? counted, min: 0, max: MAX_GROUP_SIZE, instances };
+    },
+    setDesiredCapacity: async (groupName: string, desired: number) => {
+      this.desired.set(groupName, desired);
+    },
   };
 
   readonly secretsPort: SecretsPort = {

@@ -36,6 +36,7 @@ export default defineConfig({
           { text: 'Fast scaling: the webhook', link: '/guide/fast-scaling' },
           { text: 'Metrics, alarms and scaling', link: '/guide/scaling' },
           { text: 'Integration stacks', link: '/guide/integration-tests' },
+          { text: 'The scaling simulator', link: '/guide/simulator' },
           { text: 'Benchmarks', link: '/guide/benchmarks' },
         ],
       },

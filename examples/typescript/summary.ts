@@ -19,6 +19,8 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
     const warm = ofType('AWS::AutoScaling::WarmPool').find(([, w]) => w.Properties?.AutoScalingGroupName?.Ref === id);
     const hooks = ofType('AWS::AutoScaling::LifecycleHook').filter(([, h]) => h.Properties?.AutoScalingGroupName?.Ref === id);
     const policies = ofType('AWS::AutoScaling::ScalingPolicy').filter(([, p]) => p.Properties?.AutoScalingGroupName?.Ref === id);
+    const gapAlarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties?.MetricName === 'CapacityGap'
+      && (a.Properties?.Dimensions ?? []).some((d: any) => d.Name === 'Fleet' && d.Value === fleet));
     lines.push(
       `Fleet ${fleet}: ${data.InstanceType ?? '?'}, capacity ${group.Properties?.MinSize}-${group.Properties?.MaxSize}, `
       + `IMDSv2 ${data.MetadataOptions?.HttpTokens ?? '?'}, root volume ${data.BlockDeviceMappings?.[0]?.Ebs?.VolumeSize ?? '?'} GiB encrypted`,
@@ -29,6 +31,10 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
         const direction = steps.some((step) => step.ScalingAdjustment > 0) ? 'scale-out' : 'scale-in';
         return `${direction} ${p.Properties?.PolicyType} with ${steps.length} steps`;
       }).join(', ')}`,
+      `  capacity-gap alarms: ${gapAlarms.map(([, a]) => {
+        const direction = a.Properties?.ComparisonOperator === 'GreaterThanThreshold' ? 'scale-out' : 'scale-in';
+        return `${direction} every ${a.Properties?.Period}s (${a.Properties?.EvaluationPeriods} period${a.Properties?.EvaluationPeriods === 1 ? '' : 's'})`;
+      }).join(', ') || 'none'}`,
     );
   }
   const functions = ofType('AWS::Lambda::Function');
@@ -37,8 +43,8 @@ export function summarize(template: { Resources?: Record<string, Resource> }, ou
   lines.push(
     `Control planes: ${planTags.size} (one runner listing per minute for all the fleets of a GitHub connection)`,
     `Webhook: ${ofType('AWS::Lambda::Url').length + ofType('AWS::ApiGatewayV2::Route').length > 0
-      ? `workflow_job endpoint, job table ${ofType('AWS::DynamoDB::Table').length}, demand alarms ${ofType('AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties?.MetricName === 'RunnerDemand').map(([, a]) => `${a.Properties?.Period}s`).join(', ')}`
-      : 'none (scaling on the idle-runner metric alone)'}`,
+      ? `workflow_job endpoint, job table ${ofType('AWS::DynamoDB::Table').length}`
+      : 'none (without a demand signal the controller doubles a saturated fleet)'}`,
     `Functions (${functions.length}): ${functions.map(([, f]) => `${f.Properties?.Runtime}`).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`,
     `EventBridge rules: ${ofType('AWS::Events::Rule').length}, alarms: ${ofType('AWS::CloudWatch::Alarm').length}, `
     + `step policies: ${ofType('AWS::AutoScaling::ScalingPolicy').length}, dead-letter queues: ${ofType('AWS::SQS::Queue').length}`,

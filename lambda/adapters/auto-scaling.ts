@@ -7,8 +7,9 @@ import {
   DescribeScalingActivitiesCommand,
   DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
+  SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
-import type { AutoScalingPort, GroupInstance, LifecycleActionRef, LifecycleResult } from '../ports';
+import type { AutoScalingPort, GroupCapacity, GroupInstance, LifecycleActionRef, LifecycleResult } from '../ports';
 
 /** Pages of scaling activities read to date draining instances (100 activities a page, newest first). */
 const ACTIVITY_PAGES = 3;
@@ -25,7 +26,37 @@ export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPor
     recordHeartbeat: (action) => recordHeartbeat(client, action),
     listGroupInstances: (groupName) => listGroupInstances(client, groupName),
     groupOfInstance: (instanceId) => groupOfInstance(client, instanceId),
+    describeCapacity: (groupName) => describeCapacity(client, groupName),
+    setDesiredCapacity: (groupName, desired) => setDesiredCapacity(client, groupName, desired),
   };
+}
+
+/**
+ * DescribeAutoScalingGroups for one group: desired, minimum and maximum size and the group's instances.
+ * A group that does not exist is an error (zeros would read as "no capacity" and raise the desired size).
+ */
+export async function describeCapacity(client: AutoScalingClient, autoScalingGroupName: string): Promise<GroupCapacity> {
+  const groups = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
+  const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === autoScalingGroupName);
+  if (!group || group.DesiredCapacity === undefined || group.MinSize === undefined || group.MaxSize === undefined) {
+    throw new Error(`Auto Scaling group ${autoScalingGroupName} not found`);
+  }
+  const instances: GroupInstance[] = [];
+  for (const i of group.Instances ?? []) {
+    if (i.InstanceId) {
+      instances.push({ instanceId: i.InstanceId, lifecycleState: i.LifecycleState ?? 'Unknown', protectedFromScaleIn: i.ProtectedFromScaleIn });
+    }
+  }
+  return { desired: group.DesiredCapacity, min: group.MinSize, max: group.MaxSize, instances };
+}
+
+/** SetDesiredCapacity with HonorCooldown false: the controller's target is exact, not a step to pace. */
+export async function setDesiredCapacity(client: AutoScalingClient, autoScalingGroupName: string, desiredCapacity: number): Promise<void> {
+  await client.send(new SetDesiredCapacityCommand({
+    AutoScalingGroupName: autoScalingGroupName,
+    DesiredCapacity: desiredCapacity,
+    HonorCooldown: false,
+  }));
 }
 
 /** DescribeAutoScalingInstances for one instance: its group's name, or undefined outside any group. */

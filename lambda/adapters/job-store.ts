@@ -1,19 +1,17 @@
 import {
   AttributeValue,
   DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { JOB_TABLE_QUEUED_INDEX, JobTableSchema } from '../../src/contract/job-table';
-import type { FleetState, JobRecord, JobStatus, JobStorePort } from '../ports';
+import type { JobRecord, JobStatus, JobStorePort } from '../ports';
 
-/** Prefixes of the partition key: one table holds deliveries, jobs and fleet states side by side. */
+/** Prefixes of the partition key: one table holds deliveries and jobs side by side. */
 export const JobTableKeyPrefix = {
   DELIVERY: 'delivery#',
   JOB: 'job#',
-  FLEET: 'fleet#',
 } as const;
 
 type Item = Record<string, AttributeValue>;
@@ -48,14 +46,12 @@ export function createDynamoDbClient(): DynamoDBClient {
   return new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
 }
 
-/** Deliveries, jobs and fleet states in one DynamoDB table (see `JobTableSchema`). */
+/** Deliveries and jobs in one DynamoDB table (see `JobTableSchema`). */
 export function createJobStore(client: DynamoDBClient, tableName: string): JobStorePort {
   return {
     claimDelivery: (deliveryId, expiresAt) => claimDelivery(client, tableName, deliveryId, expiresAt),
     putJob: (job, expiresAt) => putJob(client, tableName, job, expiresAt),
     queuedJobs: (fleet) => queuedJobs(client, tableName, fleet),
-    putFleetState: (fleet, state) => putFleetState(client, tableName, fleet, state),
-    getFleetState: (fleet) => getFleetState(client, tableName, fleet),
   };
 }
 
@@ -169,37 +165,6 @@ export async function queuedJobs(client: DynamoDBClient, tableName: string, flee
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return jobs;
-}
-
-/** PutItem of the fleet's last idle count (replaces the previous one). */
-export async function putFleetState(client: DynamoDBClient, tableName: string, fleet: string, state: FleetState): Promise<void> {
-  try {
-    await client.send(new PutItemCommand({
-      TableName: tableName,
-      Item: { [PK]: str(JobTableKeyPrefix.FLEET + fleet), idle: num(state.idle), measuredAt: str(state.measuredAt) },
-    }));
-  } catch (error) {
-    throw new JobStoreError('putFleetState', error);
-  }
-}
-
-/** GetItem (strongly consistent: the state was written moments ago by another function); undefined when absent. */
-export async function getFleetState(client: DynamoDBClient, tableName: string, fleet: string): Promise<FleetState | undefined> {
-  const operation = 'getFleetState';
-  let response;
-  try {
-    response = await client.send(new GetItemCommand({
-      TableName: tableName,
-      Key: { [PK]: str(JobTableKeyPrefix.FLEET + fleet) },
-      ConsistentRead: true,
-    }));
-  } catch (error) {
-    throw new JobStoreError(operation, error);
-  }
-  if (!response.Item) {
-    return undefined;
-  }
-  return { idle: readNum(response.Item, 'idle', operation), measuredAt: readStr(response.Item, 'measuredAt', operation) };
 }
 
 function jobKey(jobId: number): string {

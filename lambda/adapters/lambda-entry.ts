@@ -89,6 +89,7 @@ export function webhookLambdaHandler(
   const handle = createWebhookHandler({
     config,
     jobs: createJobStore(createDynamoDbClient(), webhook.tableName),
+    autoScaling: createAutoScalingPort(createAutoScalingClient()),
     verifier: createSignatureVerifier({ readSecret: () => readSecretString(secretsClient, webhook.secretArn) }),
     metrics: createMetrics(),
     logger,

@@ -108,6 +108,9 @@ function parseFleets(value: unknown, problems: string[]): FleetRuntimeEntry[] {
     if (secretPrefix && !secretPrefix.endsWith('/')) {
       problems.push(`${at}.secretPrefix: must end with "/", got ${JSON.stringify(secretPrefix)}`);
     }
+    if (entry.directScaleOut !== undefined && typeof entry.directScaleOut !== 'boolean') {
+      problems.push(`${at}.directScaleOut: expected true or false, got ${JSON.stringify(entry.directScaleOut)}`);
+    }
     if (entry.runnerGroupName !== undefined && typeof entry.runnerGroupName !== 'string') {
       problems.push(`${at}.runnerGroupName: expected a string, got ${JSON.stringify(entry.runnerGroupName)}`);
     }
@@ -127,6 +130,7 @@ function parseFleets(value: unknown, problems: string[]): FleetRuntimeEntry[] {
       idleTarget: entry.idleTarget === undefined ? 0 : wholeNumber(entry.idleTarget, `${at}.idleTarget`, 0, problems),
       os: optionalLabel(entry.os, `${at}.os`, 'linux', problems),
       architecture: optionalLabel(entry.architecture, `${at}.architecture`, 'x64', problems),
+      directScaleOut: entry.directScaleOut === true,
     };
   });
 }

@@ -192,15 +192,8 @@ export function secondsToStart(event: WorkflowJobEvent): number | undefined {
   return seconds >= 0 ? seconds : undefined;
 }
 
-/**
- * The demand signal of a fleet: runners wanted beyond those idle now. `queued` jobs each need a runner
- * and `idleTarget` runners should stay idle on top; `idle` runners are there already. Instances already
- * starting are not subtracted here: the step scaling policy's instance warm-up keeps them from being
- * added twice. Negative values mean more idle runners than wanted.
- */
-export function runnerDemand(input: { readonly queued: number; readonly idleTarget: number; readonly idle: number }): number {
-  return Math.max(0, input.queued) + Math.max(0, input.idleTarget) - Math.max(0, input.idle);
-}
+/** How long delivery ids and job records are kept: past GitHub's 24-hour limit for a queued job. */
+export const JOB_RECORD_TTL_SECONDS = 25 * 3600;
 
 /** Queued jobs older than this are checked against the REST API: their in_progress delivery may be lost. */
 export const RECONCILE_AFTER_SECONDS = 120;

@@ -1,9 +1,11 @@
+import { capacitySummary, controlCapacity, controlFleet, ControlReport } from './capacity-controller';
 import { describeError, HandlerDeps } from './deps';
-import { JOB_RECORD_TTL_SECONDS, publishDemand } from './webhook';
 import { MetricNames, NO_FLEET } from '../../src/contract';
-import { countRunnersByFleet, RunnerCounts } from '../core/runner-counts';
-import { jobsToReconcile } from '../core/webhook';
-import type { JobRecord } from '../ports';
+import type { FleetRuntimeEntry } from '../../src/contract';
+import { idleRunnersOf } from '../core/capacity';
+import { countRunnersByFleet } from '../core/runner-counts';
+import { JOB_RECORD_TTL_SECONDS, jobsToReconcile } from '../core/webhook';
+import type { GitHubRunner, GroupCapacity, JobRecord } from '../ports';
 
 /** Queued jobs checked against the REST API per tick at most: bounds the cost of lost deliveries. */
 export const RECONCILE_LIMIT = 20;
@@ -15,70 +17,112 @@ export interface IdleMetricReport {
   readonly error?: string;
   /** With a webhook: queued jobs found already started or gone, and corrected. */
   readonly reconciled?: number;
+  /** The capacity controller's evaluation per fleet (absent for a fleet it could not evaluate). */
+  readonly capacity?: Record<string, Record<string, unknown>>;
 }
 
+type TickDeps = Pick<HandlerDeps, 'config' | 'github' | 'metrics' | 'logger' | 'jobs' | 'now' | 'autoScaling'>;
+
 /**
- * Lists the connection's runners once and publishes idle, busy and offline counts for every fleet.
- * When GitHub cannot be read nothing is published: a zero would read as "no idle runner" and scale out
- * during an outage; the alarms treat missing data as not breaching.
+ * The minute tick: lists the connection's runners once and publishes idle, busy and offline counts for
+ * every fleet, then runs every fleet's capacity controller. With a webhook the controller needs no
+ * GitHub data (waiting jobs come from the job table, busy instances from Auto Scaling), so it runs even
+ * when GitHub cannot be read; without one it needs the idle count and is skipped then (a zero would
+ * read as "every runner busy" and grow the fleet during an outage).
  */
-export function createIdleMetricHandler(
-  deps: Pick<HandlerDeps, 'config' | 'github' | 'metrics' | 'logger' | 'jobs' | 'now'>,
-): () => Promise<IdleMetricReport> {
+export function createIdleMetricHandler(deps: TickDeps): () => Promise<IdleMetricReport> {
   const now = deps.now ?? (() => new Date());
   return async () => {
     try {
-      const runners = await deps.github.listRunners();
-      const counts = countRunnersByFleet(runners, deps.config.fleets);
+      let runners: GitHubRunner[] | undefined;
+      let error: string | undefined;
+      try {
+        runners = await deps.github.listRunners();
+      } catch (e) {
+        deps.logger.error('Could not list runners; publishing no counts this time', describeError(e));
+        for (const fleet of deps.config.fleets) {
+          deps.metrics.add(MetricNames.GITHUB_ERRORS, fleet.name, 1);
+        }
+        error = describeError(e).error as string;
+      }
       const report: NonNullable<IdleMetricReport['counts']> = {};
-      for (const [fleet, c] of counts) {
-        deps.metrics.add(MetricNames.IDLE_RUNNERS, fleet, c.idle);
-        deps.metrics.add(MetricNames.BUSY_RUNNERS, fleet, c.busy);
-        deps.metrics.add(MetricNames.OFFLINE_RUNNERS, fleet, c.offline);
-        report[fleet] = { ...c };
+      if (runners) {
+        for (const [fleet, c] of countRunnersByFleet(runners, deps.config.fleets)) {
+          deps.metrics.add(MetricNames.IDLE_RUNNERS, fleet, c.idle);
+          deps.metrics.add(MetricNames.BUSY_RUNNERS, fleet, c.busy);
+          deps.metrics.add(MetricNames.OFFLINE_RUNNERS, fleet, c.offline);
+          report[fleet] = { ...c };
+        }
+        const rateLimit = deps.github.rateLimit?.();
+        if (rateLimit) {
+          deps.metrics.add(MetricNames.RATE_LIMIT_REMAINING, NO_FLEET, rateLimit.remaining);
+        }
       }
-      const rateLimit = deps.github.rateLimit?.();
-      if (rateLimit) {
-        deps.metrics.add(MetricNames.RATE_LIMIT_REMAINING, NO_FLEET, rateLimit.remaining);
-      }
-      const reconciled = deps.config.webhook && deps.jobs ? await updateDemand(deps, counts, now()) : undefined;
-      deps.logger.info('Runner counts published', { runners: runners.length, counts: report, reconciled });
-      return { ok: true, counts: report, reconciled };
-    } catch (error) {
-      deps.logger.error('Could not list runners; publishing no counts this time', describeError(error));
+      const demand = deps.config.webhook && deps.jobs ? await reconcileQueues(deps, now()) : undefined;
+      const capacity: NonNullable<IdleMetricReport['capacity']> = {};
       for (const fleet of deps.config.fleets) {
-        deps.metrics.add(MetricNames.GITHUB_ERRORS, fleet.name, 1);
+        const evaluated = await controlTick(deps, fleet, runners, demand?.queued.get(fleet.name));
+        if (evaluated) {
+          capacity[fleet.name] = capacitySummary(evaluated);
+        }
       }
-      return { ok: false, error: describeError(error).error as string };
+      deps.logger.info('Runner counts published', { runners: runners?.length, counts: report, reconciled: demand?.reconciled, capacity });
+      return runners
+        ? { ok: true, counts: report, reconciled: demand?.reconciled, capacity }
+        : { ok: false, error, reconciled: demand?.reconciled, capacity };
     } finally {
       await deps.metrics.flush();
     }
   };
 }
 
+/** One fleet's controller evaluation in the tick; a failure here never stops the other fleets. */
+async function controlTick(
+  deps: TickDeps,
+  fleet: FleetRuntimeEntry,
+  runners: GitHubRunner[] | undefined,
+  queued: number | undefined,
+): Promise<ControlReport | undefined> {
+  try {
+    if (deps.config.webhook && deps.jobs) {
+      return await controlFleet({ ...deps, jobs: deps.jobs }, fleet, queued);
+    }
+    if (!runners) {
+      return undefined;
+    }
+    let group: GroupCapacity;
+    try {
+      group = await deps.autoScaling.describeCapacity(fleet.autoScalingGroupName);
+    } catch (error) {
+      deps.logger.warn('The Auto Scaling group could not be read: no capacity decision this time', { fleet: fleet.name, ...describeError(error) });
+      return undefined;
+    }
+    return await controlCapacity(deps, fleet, { group, idle: idleRunnersOf(runners, fleet, group.instances) });
+  } catch (error) {
+    deps.logger.warn('The capacity of a fleet could not be evaluated', { fleet: fleet.name, ...describeError(error) });
+    return undefined;
+  }
+}
+
 /**
  * With a webhook: corrects queued jobs whose in_progress or completed delivery was lost (the oldest
- * first, a bounded number per tick), stores each fleet's idle count for the webhook, and publishes
- * each fleet's queued jobs and demand from this fresh count. A failure here never stops the counts.
+ * first, a bounded number per tick) and returns each fleet's queued count as corrected. A failure
+ * leaves the counts undefined: each fleet's controller then reads its queue itself.
  */
-async function updateDemand(
-  deps: Pick<HandlerDeps, 'config' | 'github' | 'metrics' | 'logger' | 'jobs'>,
-  counts: Map<string, RunnerCounts>,
+async function reconcileQueues(
+  deps: Pick<HandlerDeps, 'config' | 'github' | 'logger' | 'jobs'>,
   at: Date,
-): Promise<number> {
+): Promise<{ queued: Map<string, number>; reconciled: number }> {
   const jobs = deps.jobs!;
   let reconciled = 0;
-  // Queued jobs per fleet, read once for the reconciliation and kept up to date by it for the demand.
-  let queuedByFleet: Map<string, number> | undefined;
+  const counted = new Map<string, number>();
   try {
     const queued: JobRecord[] = [];
-    const counted = new Map<string, number>();
     for (const fleet of deps.config.fleets) {
       const fleetJobs = await jobs.queuedJobs(fleet.name);
       counted.set(fleet.name, fleetJobs.length);
       queued.push(...fleetJobs);
     }
-    queuedByFleet = counted;
     for (const job of jobsToReconcile(queued, at, RECONCILE_LIMIT)) {
       const status = await deps.github.getJobStatus(job.repository, job.jobId);
       if (status !== 'queued') {
@@ -90,15 +134,7 @@ async function updateDemand(
     }
   } catch (error) {
     deps.logger.warn('Queued jobs could not be reconciled this time', describeError(error));
+    return { queued: new Map(), reconciled };
   }
-  for (const fleet of deps.config.fleets) {
-    const idle = counts.get(fleet.name)?.idle ?? 0;
-    try {
-      await jobs.putFleetState(fleet.name, { idle, measuredAt: at.toISOString() });
-      await publishDemand({ jobs, metrics: deps.metrics }, fleet, at, { queued: queuedByFleet?.get(fleet.name), idle });
-    } catch (error) {
-      deps.logger.warn('The demand of a fleet could not be updated', { fleet: fleet.name, ...describeError(error) });
-    }
-  }
-  return reconciled;
+  return { queued: counted, reconciled };
 }

@@ -1,32 +1,29 @@
+import { capacitySummary, controlFleet } from './capacity-controller';
 import { describeError } from './deps';
 import { MetricNames, NO_FLEET } from '../../src/contract';
 import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
 import {
-  fleetOfRunner, parseDelivery, preCheck, routeJob, runnerDemand, secondsToStart, statusOfAction,
+  fleetOfRunner, JOB_RECORD_TTL_SECONDS, parseDelivery, preCheck, routeJob, secondsToStart, statusOfAction,
 } from '../core/webhook';
 import type { WebhookAnswer, WebhookRequest, WorkflowJobEvent } from '../core/webhook';
-import type { JobStorePort, LoggerPort, MetricsPort, SignatureVerifier } from '../ports';
+import type { AutoScalingPort, JobStorePort, LoggerPort, MetricsPort, SignatureVerifier } from '../ports';
 
 export interface WebhookDeps {
   readonly config: FleetRuntimeConfig;
   readonly jobs: JobStorePort;
+  /** The groups' capacity: the controller reads it and, with the direct path, raises it. */
+  readonly autoScaling: Pick<AutoScalingPort, 'describeCapacity' | 'setDesiredCapacity'>;
   readonly verifier: SignatureVerifier;
   readonly metrics: MetricsPort;
   readonly logger: LoggerPort;
   readonly now?: () => Date;
 }
 
-/** How long delivery ids and job records are kept: past GitHub's 24-hour limit for a queued job. */
-export const JOB_RECORD_TTL_SECONDS = 25 * 3600;
-
-/** An idle count older than this is not trusted for the demand signal (the metric function is failing). */
-export const FLEET_STATE_MAX_AGE_SECONDS = 300;
-
 /**
  * The `workflow_job` webhook: verifies the signature over the raw body before anything else, drops
- * duplicate deliveries, routes each job to the fleet that can run it, keeps the job's status, and
- * publishes that fleet's queued jobs and runner demand at once (high resolution) so that the scale-out
- * alarm reacts within seconds. Never acts on an unverified request.
+ * duplicate deliveries, routes each job to the fleet that can run it, keeps the job's status, and runs
+ * that fleet's capacity controller at once (the direct path raises the group's desired capacity; the
+ * gap left is published at high resolution for the alarms). Never acts on an unverified request.
  */
 export function createWebhookHandler(deps: WebhookDeps): (request: WebhookRequest) => Promise<WebhookAnswer> {
   const now = deps.now ?? (() => new Date());
@@ -96,14 +93,14 @@ export function createWebhookHandler(deps: WebhookDeps): (request: WebhookReques
     if (changed && status === 'in_progress' && waited !== undefined) {
       deps.metrics.add(MetricNames.JOB_START_SECONDS, fleet.fleet.name, waited, { unit: 'Seconds' });
     }
-    const demand = await publishDemand(deps, fleet.fleet, at);
+    const capacity = await controlFleet(deps, fleet.fleet);
     // A job taken by a runner of another fleet than the one its labels route to left that fleet's queue.
     const routed = routeJob(event.labels, deps.config.fleets);
     if (routed.kind === 'fleet' && routed.fleet.name !== fleet.fleet.name && status !== 'queued') {
-      await publishDemand(deps, routed.fleet, at);
+      await controlFleet(deps, routed.fleet);
     }
     deps.logger.info('Workflow job recorded', {
-      jobId: event.jobId, action: event.action, fleet: fleet.fleet.name, changed, ...demand,
+      jobId: event.jobId, action: event.action, fleet: fleet.fleet.name, changed, ...capacitySummary(capacity),
     });
     return { statusCode: 202, message: `job ${event.jobId} ${event.action}: fleet ${fleet.fleet.name}` };
   };
@@ -135,29 +132,4 @@ function fleetFor(event: WorkflowJobEvent, fleets: FleetRuntimeEntry[]): FleetCh
 
 function expiry(at: Date): Date {
   return new Date(at.getTime() + JOB_RECORD_TTL_SECONDS * 1000);
-}
-
-/**
- * Publishes a fleet's queued jobs and runner demand (high resolution). Counts the caller knows already
- * are used as they are; otherwise the queue is read, and the idle count is the one the idle-metric
- * function stored last; when it is missing or stale it is taken as 0, so that jobs still
- * bring runners (at worst one idle target too many, removed again by the scale-in alarm).
- */
-export async function publishDemand(
-  deps: Pick<WebhookDeps, 'jobs' | 'metrics'>,
-  fleet: FleetRuntimeEntry,
-  at: Date,
-  known: { readonly queued?: number; readonly idle?: number } = {},
-): Promise<{ queued: number; idle: number; demand: number }> {
-  const queued = known.queued ?? (await deps.jobs.queuedJobs(fleet.name)).length;
-  let idle = known.idle;
-  if (idle === undefined) {
-    const state = await deps.jobs.getFleetState(fleet.name);
-    const fresh = state && at.getTime() - Date.parse(state.measuredAt) <= FLEET_STATE_MAX_AGE_SECONDS * 1000;
-    idle = fresh ? state.idle : 0;
-  }
-  const demand = runnerDemand({ queued, idleTarget: fleet.idleTarget ?? 0, idle });
-  deps.metrics.add(MetricNames.QUEUED_JOBS, fleet.name, queued, { highResolution: true });
-  deps.metrics.add(MetricNames.RUNNER_DEMAND, fleet.name, demand, { highResolution: true });
-  return { queued, idle, demand };
 }

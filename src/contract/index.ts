@@ -23,8 +23,14 @@ export const MetricNames = {
   GITHUB_ERRORS: 'GitHubErrors',
   /** Webhook: jobs routed to the fleet and still queued (high resolution). */
   QUEUED_JOBS: 'QueuedJobs',
-  /** Webhook: queued jobs + idle target - idle runners; the fast scale-out alarm watches it (high resolution). */
-  RUNNER_DEMAND: 'RunnerDemand',
+  /**
+   * The capacity controller: the capacity the fleet needs less its desired capacity, after the
+   * controller's own direct action (high resolution). The scaling alarms watch it: a positive gap adds
+   * that many instances in one step, a negative one that lasts removes the excess.
+   */
+  CAPACITY_GAP: 'CapacityGap',
+  /** The capacity controller: running + waiting jobs + idle target, within min..max (high resolution). */
+  CAPACITY_NEEDED: 'CapacityNeeded',
   /** Webhook: seconds from a job's queued to its in_progress delivery (unit Seconds). */
   JOB_START_SECONDS: 'JobStartSeconds',
   /** Webhook: self-hosted jobs no fleet can run (dimension `Fleet` = {@link NO_FLEET}). */
@@ -84,7 +90,7 @@ export interface FleetRuntimeConfig {
 
 /** The webhook's runtime settings. */
 export interface WebhookRuntimeConfig {
-  /** DynamoDB table of deliveries, jobs and fleet states. */
+  /** DynamoDB table of deliveries and jobs. */
   readonly tableName: string;
   /** ARN of the secret holding the webhook secret. */
   readonly secretArn: string;
@@ -145,6 +151,11 @@ export interface FleetRuntimeEntry {
   readonly os?: string;
   /** The runners' architecture label, `x64` or `arm64`. @default 'x64' */
   readonly architecture?: string;
+  /**
+   * Whether the control plane raises the group's desired capacity to the need itself
+   * (SetDesiredCapacity) before publishing the gap that the alarms watch. @default false
+   */
+  readonly directScaleOut?: boolean;
 }
 
 /** Name of the runner registered for an instance: `<fleet name>-<instance id>`. */

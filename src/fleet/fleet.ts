@@ -13,7 +13,7 @@ import { createInstanceRole } from '../instances/instance-role';
 import { createLaunchTemplate } from '../instances/launch-template';
 import { GitHubRunnerControlPlane } from '../lifecycle/control-plane';
 import { acknowledge } from '../nag';
-import { IdleRunnerScaling } from '../scaling/idle-scaling';
+import { CapacityScaling } from '../scaling/capacity-scaling';
 import { fleetMetric } from '../scaling/metrics';
 
 const FLEET_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
@@ -23,8 +23,9 @@ const FLEET_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
  *
  * The group keeps a warm pool of prepared (not registered) instances; lifecycle hooks drive a
  * registration function (a just-in-time runner configuration or a registration token, in a secret only
- * that instance can read) and a deregistration function; an idle-runner metric published every minute
- * drives step scaling, and runners running a job protect their instance from scale-in.
+ * that instance can read) and a deregistration function; the control plane's capacity controller (on
+ * every webhook delivery and every minute) raises the desired capacity to the need and publishes the
+ * capacity gap that drives step scaling, and runners running a job protect their instance from scale-in.
  *
  * @example
  * declare const vpc: ec2.IVpc;
@@ -64,9 +65,12 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
   public readonly idleMetricFunction: lambda.IFunction;
   /** Events the functions could not take after retries (the control plane's). */
   public readonly deadLetterQueue: sqs.IQueue;
-  /** Fires when fewer runners than `idleRunners` are idle (absent when `idleRunners` is 0); with a webhook, when the runner demand is 1 or more. */
-  public readonly scaleOutAlarm?: cloudwatch.IAlarm;
-  /** Fires when more runners than `idleRunners` are idle. */
+  /**
+   * Fires when the fleet needs more capacity than it has or has on the way (the capacity gap is 1 or
+   * more): its step policy adds the whole gap in one step.
+   */
+  public readonly scaleOutAlarm: cloudwatch.IAlarm;
+  /** Fires when the fleet has had more capacity than it needs for the scale-in periods: removes the excess. */
   public readonly scaleInAlarm: cloudwatch.IAlarm;
 
   constructor(scope: Construct, id: string, props: GitHubRunnerFleetProps) {
@@ -131,6 +135,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       idleTarget: settings.idleRunners,
       os: 'linux',
       architecture: settings.instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64',
+      ...(settings.directScaleOut ? { directScaleOut: true } : {}),
     }, { spot: settings.spot !== undefined });
     const controlPlane = this.controlPlane;
     this.registrationFunction = controlPlane.registrationFunction;
@@ -138,18 +143,15 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     this.idleMetricFunction = controlPlane.idleMetricFunction;
     this.deadLetterQueue = controlPlane.deadLetterQueue;
 
-    const scaling = new IdleRunnerScaling(this, 'Scaling', {
+    const scaling = new CapacityScaling(this, 'Scaling', {
       autoScalingGroup: this.autoScalingGroup,
-      idleRunners: this.metricIdleRunners({ period: settings.period }),
-      idleTarget: settings.idleRunners,
+      gap: this.metricCapacityGap(),
       maxCapacity: settings.maxCapacity,
-      period: settings.period,
+      scaleOutPeriod: settings.demandPeriod,
       scaleOutEvaluationPeriods: settings.scaleOutEvaluationPeriods,
+      scaleInPeriod: settings.period,
       scaleInEvaluationPeriods: settings.scaleInEvaluationPeriods,
       estimatedInstanceWarmup: settings.estimatedInstanceWarmup,
-      demand: settings.demandSignal
-        ? this.metricRunnerDemand({ period: settings.demandPeriod, statistic: cloudwatch.Stats.MAXIMUM })
-        : undefined,
     });
     this.scaleOutAlarm = scaling.scaleOutAlarm;
     this.scaleInAlarm = scaling.scaleInAlarm;
@@ -178,9 +180,18 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     return fleetMetric(MetricNames.QUEUED_JOBS, this.fleetName, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
   }
 
-  /** With a webhook: queued jobs + idle target - idle runners; the scale-out alarm watches it. */
-  public metricRunnerDemand(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return fleetMetric(MetricNames.RUNNER_DEMAND, this.fleetName, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  /**
+   * The capacity the fleet needs less its desired capacity, after the control plane's direct path
+   * (published on every delivery and once a minute, at 1-second resolution; maximum by default). The
+   * scaling alarms watch it: positive adds that many instances, a lasting negative value removes them.
+   */
+  public metricCapacityGap(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.CAPACITY_GAP, this.fleetName, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /** The capacity the fleet needs: running and waiting jobs plus the idle target, within min..max (maximum by default). */
+  public metricCapacityNeeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return fleetMetric(MetricNames.CAPACITY_NEEDED, this.fleetName, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
   }
 
   /** With a webhook: seconds from a job's queued delivery to its in_progress delivery (average by default). */
@@ -220,6 +231,10 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       maxInstanceLifetime: settings.maxInstanceLifetime,
       // Runners are protected from scale-in by their job-started hook, not at launch.
       newInstancesProtectedFromScaleIn: false,
+      // The capacity gap counts instances on their way already: no warm-up has to keep a step from being
+      // applied twice, and scale-in is never held back by an instance warming up (AWS recommends setting
+      // the default warm-up, even to 0, for step scaling).
+      defaultInstanceWarmup: Duration.seconds(0),
       // Desired capacity belongs to the scaling policies: a deployment must not reset it.
       desiredCapacity: undefined,
     });

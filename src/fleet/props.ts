@@ -90,45 +90,63 @@ export interface RunnerSpotOptions {
   readonly capacityRebalance?: boolean;
 }
 
-/** When the group scales, and how fast. */
+/**
+ * When the group scales, and how fast.
+ *
+ * The control plane's capacity controller publishes each fleet's capacity gap (the capacity it needs,
+ * less its desired capacity) on every webhook delivery and once a minute; two alarms on the gap drive
+ * step scaling policies that close the whole gap in one step.
+ */
 export interface RunnerScalingOptions {
   /**
-   * The alarms' period (10, 20, 30 seconds or a multiple of 60).
+   * The scale-in alarm's period (10, 20, 30 seconds or a multiple of 60).
    *
    * @default Duration.minutes(1)
    */
   readonly period?: Duration;
 
   /**
-   * Periods the idle-runner count must be below the target before the group scales out.
+   * Periods the capacity gap must be 1 or more before the group scales out.
    *
    * @default 1
    */
   readonly scaleOutEvaluationPeriods?: number;
 
   /**
-   * Periods the idle-runner count must be above the target before the group scales in.
+   * Periods the fleet must have had capacity beyond its need (every point of each period) before the
+   * group scales in: with the default one-minute period, excess capacity goes within about two minutes.
    *
-   * @default 10
+   * @default 2
    */
   readonly scaleInEvaluationPeriods?: number;
 
   /**
-   * How long a new instance takes to bring an idle runner online. While instances warm up, repeated
-   * alarms add only what the step asks for beyond the instances already starting.
+   * The step policies' instance warm-up. The capacity gap counts instances on their way already, so no
+   * warm-up is needed to keep a step from being applied twice; a longer one only makes repeated alarms
+   * add less, and blocks scale-in while any instance warms up.
    *
-   * @default Duration.minutes(5)
+   * @default Duration.seconds(0)
    */
   readonly estimatedInstanceWarmup?: Duration;
 
   /**
-   * With a webhook on the control plane: the period of the scale-out alarm on the fleet's runner demand
-   * (queued jobs + idle target - idle runners), published at 1-second resolution on every delivery.
-   * 10, 20, 30 seconds or a multiple of 60.
+   * The scale-out alarm's period (10, 20, 30 seconds or a multiple of 60). The capacity gap is
+   * published at 1-second resolution.
    *
    * @default Duration.seconds(10)
    */
   readonly demandPeriod?: Duration;
+
+  /**
+   * Whether the control plane raises the group's desired capacity to the need itself
+   * (SetDesiredCapacity) as soon as it sees a positive gap, and publishes only what is left for the
+   * scale-out alarm. It makes a burst of any size (up to `maxCapacity`) one call, seconds after the
+   * webhook delivery, instead of one alarm period later and at most 20 instances per step. It only ever
+   * raises capacity: scale-in stays with the scale-in alarm.
+   *
+   * @default true
+   */
+  readonly directScaleOut?: boolean;
 }
 
 /** Properties of a {@link GitHubRunnerFleet}. */

@@ -41,13 +41,12 @@ export interface FleetSettings {
     readonly reuseOnScaleIn: boolean;
   };
   readonly period: Duration;
-  /** The demand alarm's period (with a webhook). */
+  /** The scale-out alarm's period. */
   readonly demandPeriod: Duration;
-  /** Whether the control plane publishes a demand signal. */
-  readonly demandSignal: boolean;
   readonly scaleOutEvaluationPeriods: number;
   readonly scaleInEvaluationPeriods: number;
   readonly estimatedInstanceWarmup: Duration;
+  readonly directScaleOut: boolean;
   readonly installDocker: boolean;
   readonly extraPackages: string[];
   readonly extraCommands: string[];
@@ -58,13 +57,13 @@ export interface FleetSettings {
   readonly warnings: FleetWarning[];
 }
 
-/** Applies defaults and validates; throws an Error naming the prop, the value and the fix. */
 /** What the fleet's settings depend on beyond its props. */
 export interface FleetContext {
   /** Whether the control plane has a webhook (a demand signal from queued jobs). */
   readonly demandSignal: boolean;
 }
 
+/** Applies defaults and validates; throws an Error naming the prop, the value and the fix. */
 export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: FleetContext = { demandSignal: false }): FleetSettings {
   const warnings: FleetWarning[] = [];
   const labels = [...(props.labels ?? [])];
@@ -125,12 +124,6 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
         + `${misleading.length > 1 ? 'them' : 'it'} would be routed here and run on the wrong kind of machine. Remove the label, or make a fleet of that kind.`,
     });
   }
-  if (idleRunners > 20) {
-    warnings.push({
-      id: 'LargeIdleTarget',
-      message: `idleRunners (${idleRunners}) is above 20: a step scaling policy has at most 20 steps, so a deficit above 20 is covered over several alarm periods.`,
-    });
-  }
 
   const maxInstanceLifetime = props.maxInstanceLifetime ?? Duration.days(7);
   const lifetimeSeconds = maxInstanceLifetime.toSeconds();
@@ -152,25 +145,32 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   if (![10, 20, 30].includes(periodSeconds) && (periodSeconds < 60 || periodSeconds % 60 !== 0)) {
     throw new Error(`scaling.period (${period.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`);
   }
-  if (periodSeconds < 60) {
-    warnings.push({
-      id: 'SubMinutePeriod',
-      message: `scaling.period (${period.toHumanString()}) is below a minute, but the idle-runner metric is published once a minute: the alarms will see missing data between points.`,
-    });
-  }
   const demandPeriod = scaling.demandPeriod ?? Duration.seconds(10);
   const demandSeconds = demandPeriod.toSeconds();
   if (![10, 20, 30].includes(demandSeconds) && (demandSeconds < 60 || demandSeconds % 60 !== 0)) {
     throw new Error(`scaling.demandPeriod (${demandPeriod.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`);
   }
-  if (scaling.demandPeriod !== undefined && !context.demandSignal) {
-    throw new Error('scaling.demandPeriod applies only to a control plane with a webhook: remove it, or add webhook to the control plane');
-  }
   const scaleOutEvaluationPeriods = scaling.scaleOutEvaluationPeriods ?? 1;
-  const scaleInEvaluationPeriods = scaling.scaleInEvaluationPeriods ?? 10;
+  const scaleInEvaluationPeriods = scaling.scaleInEvaluationPeriods ?? 2;
   wholeInRange('scaling.scaleOutEvaluationPeriods', scaleOutEvaluationPeriods, 1, 100, 'use 1 or more');
   wholeInRange('scaling.scaleInEvaluationPeriods', scaleInEvaluationPeriods, 1, 100, 'use 1 or more');
-  const estimatedInstanceWarmup = scaling.estimatedInstanceWarmup ?? Duration.minutes(5);
+  const estimatedInstanceWarmup = scaling.estimatedInstanceWarmup ?? Duration.seconds(0);
+  durationInRange('scaling.estimatedInstanceWarmup', estimatedInstanceWarmup, 0, 3600, 'use Duration.seconds(0): the capacity gap counts instances on their way already');
+  if (estimatedInstanceWarmup.toSeconds() > 0) {
+    warnings.push({
+      id: 'InstanceWarmup',
+      message: `scaling.estimatedInstanceWarmup (${estimatedInstanceWarmup.toHumanString()}) is above 0, but the capacity gap counts instances on their way already: `
+        + 'while instances warm up, repeated alarms add less than the gap and scale-in is blocked. Remove it unless you know why you need it.',
+    });
+  }
+  const directScaleOut = scaling.directScaleOut ?? true;
+  if (!directScaleOut && maxCapacity > 20) {
+    warnings.push({
+      id: 'LargeGapSteps',
+      message: `maxCapacity (${maxCapacity}) is above 20 with scaling.directScaleOut false: a step scaling policy has at most 20 steps, `
+        + 'so a gap above 20 is closed over several alarm evaluations. Keep directScaleOut on for bursts of more than 20 jobs.',
+    });
+  }
 
   const launchTimeout = props.launchTimeout ?? Duration.minutes(15);
   durationInRange('launchTimeout', launchTimeout, 60, 7200, 'a lifecycle hook heartbeat lasts 30 s to 2 h; give at least a minute for preparation');
@@ -197,10 +197,10 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     warmPool,
     period,
     demandPeriod,
-    demandSignal: context.demandSignal,
     scaleOutEvaluationPeriods,
     scaleInEvaluationPeriods,
     estimatedInstanceWarmup,
+    directScaleOut,
     installDocker: props.installDocker ?? true,
     extraPackages: [...(props.extraPackages ?? [])],
     extraCommands: [...(props.extraCommands ?? [])],

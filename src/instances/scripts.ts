@@ -72,7 +72,8 @@ rm -f "$RF_STATE/identity.env"
 # status with \`|| return 1\`.
 
 # Before the runner starts, any failure abandons this instance's launch action so that the group
-# replaces it; if there is no pending action any more, the instance marks itself unhealthy.
+# replaces it; if there is no pending action any more, the instance marks itself unhealthy. Either way
+# the desired capacity stays: this runner never took a job, so the capacity it stood for is still wanted.
 fail() {
   log "bootstrap failed: $*"
   if [ -n "$GROUP_NAME" ] && aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
@@ -291,6 +292,38 @@ field() {
   jq -r --arg f "$1" '.[$f] // empty' "$RF_STATE/registration.json"
 }
 
+# Whether this boot's runner took a job: the job-started hook's marker, kept after the job (and across a
+# restart of the bootstrap; /run is emptied at every boot).
+took_job() {
+  [ -e "$RF_RUN/took-job" ]
+}
+
+# Terminates this instance and lets the group launch a replacement: the desired capacity stays.
+leave_replaced() {
+  if aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --no-should-decrement-desired-capacity; then
+    log "terminating, the group launches a replacement"
+    return 0
+  fi
+  log "could not terminate this instance"
+  return 1
+}
+
+# Terminates this instance after its job, and the group shrinks by one: the control plane's capacity
+# controller decides whether another runner is needed. Had the group launched a replacement by itself,
+# a controller that also replaces the idle runner the job took would make it two. Auto Scaling refuses
+# the decrement (ValidationError) when it would take the desired capacity below the group's minimum
+# size; a replacement is needed then anyway, so any failure falls back to leaving replaced.
+leave_after_job() {
+  if aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity; then
+    log "terminating, the group shrinks by one"
+    return 0
+  fi
+  log "the group did not shrink (at its minimum size?): terminating with a replacement instead"
+  leave_replaced
+}
+
+# An ephemeral runner takes one job and exits; then the instance leaves. If both terminate calls fail,
+# the bootstrap fails and systemd runs it again, which tries to leave again.
 run_ephemeral() {
   local jit
   jit="$(field jitConfig)"
@@ -298,8 +331,15 @@ run_ephemeral() {
   rm -f "$RF_STATE/registration.json"
   log "starting the ephemeral runner $(field runnerName 2>/dev/null || true)"
   run_runner --jitconfig "$jit" && return 0
-  log "the runner exited with status $RUNNER_STATUS after its job: replacing this instance"
-  aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --no-should-decrement-desired-capacity
+  if took_job; then
+    log "the runner exited with status $RUNNER_STATUS after its job: leaving"
+    leave_after_job
+  else
+    # No job took this runner (a rejected JIT configuration, a crash): it is still wanted, as after a
+    # failed bootstrap, so the group replaces it and the desired capacity stays.
+    log "the runner exited with status $RUNNER_STATUS before taking a job: replacing this instance"
+    leave_replaced
+  fi
 }
 
 run_persistent() {
@@ -379,14 +419,16 @@ fi
 export const JOB_STARTED_SH = bash`
 #!/bin/bash
 # Runner job-started hook (runs as the runner user before every job). The busy marker, under the job
-# lock, keeps the retirement check from stopping the runner; the protection keeps scale-in away.
+# lock, keeps the retirement check from stopping the runner; the protection keeps scale-in away. The
+# took-job marker stays after the job: an ephemeral instance then leaves without asking for a replacement.
 RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
+touch "$RF_RUN/took-job" || echo "runner-fleet: could not record that this runner took a job" >&2
 ( flock 9 && touch "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not mark this instance busy" >&2
 sudo -n /opt/runner-fleet/bin/protect on || echo "runner-fleet: could not protect this instance from scale-in" >&2
 exit 0
 `;
 
-/** Persistent runners lift the protection after a job; an ephemeral instance is replaced anyway. */
+/** Persistent runners lift the protection after a job; an ephemeral instance leaves after it anyway. */
 export function jobCompletedScript(mode: 'ephemeral' | 'persistent'): string {
   return mode === 'persistent'
     ? bash`
@@ -399,7 +441,7 @@ exit 0
 `
     : bash`
 #!/bin/bash
-# Runner job-completed hook: the job is over (the instance keeps its protection until it is replaced).
+# Runner job-completed hook: the job is over (the instance keeps its protection until it leaves).
 RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
 ( flock 9 && rm -f "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not clear the busy marker" >&2
 exit 0

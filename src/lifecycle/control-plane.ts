@@ -31,11 +31,12 @@ export interface GitHubRunnerControlPlaneProps {
   readonly sweepInterval?: Duration;
 
   /**
-   * A `workflow_job` webhook endpoint: queued jobs scale their fleet out within seconds (10-second
-   * alarms on the fleet's runner demand), and fleets can scale from zero. Point GitHub at `webhookUrl`
-   * with the secret's value.
+   * A `workflow_job` webhook endpoint: every delivery runs its fleet's capacity controller, so queued
+   * jobs scale their fleet out within seconds, and fleets can scale from zero. Point GitHub at
+   * `webhookUrl` with the secret's value.
    *
-   * @default - no webhook: fleets scale on the idle-runner metric alone (once a minute)
+   * @default - no webhook: the capacity controller runs once a minute without knowing the queued jobs
+   * (a fleet whose runners are all busy is doubled)
    */
   readonly webhook?: RunnerWebhookOptions;
 }
@@ -168,7 +169,7 @@ export class GitHubRunnerControlPlane extends Construct {
     this.idleMetricFunction = idleMetric;
     if (props.webhook) {
       webhook = createWebhook(this, props.webhook, environment);
-      // The metric function stores idle counts, reconciles queued jobs and publishes the demand.
+      // The minute tick reconciles queued jobs and runs the capacity controller on the queues.
       grantJobTable(webhook.table, idleMetric);
       this.webhookUrl = webhook.url;
       this.webhookSecret = webhook.secret;
@@ -217,6 +218,22 @@ export class GitHubRunnerControlPlane extends Construct {
       resources: ['*'],
     }));
 
+    // The capacity controller (the minute tick, and the webhook on every delivery) reads the groups and
+    // raises their desired capacity; only groups of this control plane (tag condition).
+    for (const fn of [idleMetric, ...(webhook ? [webhook.function] : [])]) {
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        sid: 'DescribeGroupCapacity',
+        actions: ['autoscaling:DescribeAutoScalingGroups'],
+        resources: ['*'],
+      }));
+      fn.addToRolePolicy(new iam.PolicyStatement({
+        sid: 'RaiseDesiredCapacity',
+        actions: ['autoscaling:SetDesiredCapacity'],
+        resources: [autoScalingGroupArnPattern()],
+        conditions: groupCondition,
+      }));
+    }
+
     const target = (fn: lambda.IFunction) => this.target(fn);
     // The group names are added to both patterns as fleets join.
     this.launchRule = new events.Rule(this, 'LaunchRule', {
@@ -262,7 +279,7 @@ export class GitHubRunnerControlPlane extends Construct {
     });
   }
 
-  /** Whether the control plane has a webhook: its fleets then scale on the runner demand within seconds. */
+  /** Whether the control plane has a webhook: its fleets then scale on their queued jobs within seconds. */
   public get hasWebhook(): boolean {
     return this.webhookUrl !== undefined;
   }

@@ -25,9 +25,10 @@ export function encodeRuntimeConfig(scope: IConstruct, config: FleetRuntimeConfi
   const fleetsJson = JSON.stringify(config.fleets);
   let encoded = plain;
   if (!Token.isUnresolved(fleetsJson)) {
+    // Everything but the fleets travels as it is (the webhook section among it): no field copied by hand.
+    const { fleets: _fleets, ...rest } = config;
     const compressed: CompressedFleetRuntimeConfig = {
-      version: config.version,
-      github: config.github,
+      ...rest,
       fleetsGzip: gzipSync(Buffer.from(fleetsJson, 'utf8'), { level: 9 }).toString('base64'),
     };
     encoded = stack.toJsonString(compressed);

@@ -57,13 +57,13 @@ export interface RunnerWebhookResources {
 const MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024;
 
 /**
- * The job table's calls, and no more: deliveries and fleet states are put and read, jobs updated under a
- * condition, the queued-jobs index queried. No scan, no delete, no other index.
+ * The job table's calls, and no more: deliveries are put under a condition, jobs updated under a
+ * condition, the queued-jobs index queried. No read of a single item, no scan, no delete, no other index.
  */
 export function grantJobTable(table: dynamodb.ITable, fn: lambda.IFunction): void {
   fn.addToRolePolicy(new iam.PolicyStatement({
     sid: 'UseJobTable',
-    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+    actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     resources: [table.tableArn, `${table.tableArn}/index/${JobTableSchema.queuedIndex.indexName}`],
   }));
 }

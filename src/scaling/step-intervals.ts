@@ -1,16 +1,10 @@
 /**
- * Step-scaling interval arithmetic for the idle-runner alarms. Plain functions on plain data (no
+ * Step-scaling interval arithmetic for the capacity-gap alarms. Plain functions on plain data (no
  * constructs), so that the invariants can be checked with properties.
  *
- * The idle-runner metric is an integer. Both alarms use a threshold half-way between two integers, so
- * that no integer value sits on an interval boundary:
- *
- * - scale out: alarm when `idle < target - 0.5` (that is, `idle <= target - 1`). With
- *   `d = target - idle` (the deficit, `>= 1` while in alarm), `metric - threshold = 0.5 - d`. The step for
- *   `d` is the interval `[-d, -(d - 1))` and adds `d` instances: the whole deficit in one step.
- * - scale in: alarm when `idle > target + 0.5` (that is, `idle >= target + 1`). With `e = idle - target`
- *   (the excess), `metric - threshold = e - 0.5`. The step for `e` is `[e - 1, e)` and removes `e`
- *   instances: never more than the excess.
+ * The gap is an integer. Both alarms use a threshold half-way between two integers (+0.5 and -0.5), so
+ * that no integer value sits on an interval boundary, and each integer value gets a step of its own
+ * size: the whole gap in one step.
  *
  * A step scaling policy takes at most {@link MAX_STEP_ADJUSTMENTS} adjustments; the last interval is
  * open-ended and applies the largest change.
@@ -36,54 +30,37 @@ export interface StepPlan {
 }
 
 /**
- * Scale-out steps for an idle-runner target.
- *
- * @param idleTarget idle runners to keep ready (>= 1; with 0 the alarm could never fire)
- * @param maxCapacity the group's maximum size: no step adds more than this
- */
-export function scaleOutSteps(idleTarget: number, maxCapacity: number): StepPlan {
-  assertWhole('idleTarget', idleTarget, 1);
-  assertWhole('maxCapacity', maxCapacity, 1);
-  // The deficit is at most the target (idle cannot go below 0) and never worth more than max. Past
-  // 20 steps the open-ended last step adds 20: never more than the deficit, and the alarm repeats.
-  const count = Math.min(idleTarget, maxCapacity, MAX_STEP_ADJUSTMENTS);
-  const intervals: StepInterval[] = [];
-  for (let d = 1; d <= count; d++) {
-    const last = d === count;
-    intervals.push({
-      upperBound: -(d - 1),
-      lowerBound: last ? undefined : -d,
-      change: d,
-    });
-  }
-  return { threshold: idleTarget - 0.5, intervals };
-}
-
-/**
- * Scale-in steps for an idle-runner target.
- *
- * @param idleTarget idle runners to keep ready (>= 0)
- * @param maxCapacity the group's maximum size: the excess can never be larger
- */
-export function scaleInSteps(idleTarget: number, maxCapacity: number): StepPlan {
-  assertWhole('idleTarget', idleTarget, 0);
-  assertWhole('maxCapacity', maxCapacity, 1);
-  // The open-ended last step removes `count` instances: with more than 20 excess runners the alarm
-  // repeats every period and removes the rest in the next steps.
-  return { threshold: idleTarget + 0.5, intervals: unitSteps(Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS), -1) };
-}
-
-/**
- * Scale-out steps on the runner demand (queued jobs + idle target - idle runners, published by the
- * webhook and the idle-metric function). Alarm when `demand > 0.5` (that is, `demand >= 1`). With `D`
- * the demand, `metric - threshold = D - 0.5`; the step for `D` is `[D - 1, D)` and adds `D` instances:
- * the whole demand in one step, never more than `maxCapacity` (nor 20, the last step being open-ended).
+ * Scale-out steps on the capacity gap (need - desired capacity, published by the capacity controller).
+ * Alarm when `gap > 0.5` (that is, `gap >= 1`). With `G` the gap, `metric - threshold = G - 0.5`; the
+ * step for `G` is `[G - 1, G)` and adds `G` instances: the whole gap in one step, never more than
+ * `maxCapacity` (nor 20, the last step being open-ended: the controller's direct path closes larger
+ * gaps, or the next evaluation the rest).
  *
  * @param maxCapacity the group's maximum size
  */
-export function demandSteps(maxCapacity: number): StepPlan {
+export function gapSteps(maxCapacity: number): StepPlan {
   assertWhole('maxCapacity', maxCapacity, 1);
   return { threshold: 0.5, intervals: unitSteps(Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS), 1) };
+}
+
+/**
+ * Scale-in steps on the capacity gap. Alarm when `gap < -0.5` (that is, an excess `E = -gap >= 1`).
+ * `metric - threshold = 0.5 - E`; the step for `E` is `[-E, -(E - 1))` and removes `E` instances:
+ * never more than the excess (nor 20, the last step being open-ended downwards).
+ *
+ * @param maxCapacity the group's maximum size: the excess can never be larger
+ */
+export function excessSteps(maxCapacity: number): StepPlan {
+  assertWhole('maxCapacity', maxCapacity, 1);
+  const count = Math.min(maxCapacity, MAX_STEP_ADJUSTMENTS);
+  return {
+    threshold: -0.5,
+    intervals: unitSteps(count, 1).map((i) => ({
+      lowerBound: i.upperBound === undefined ? undefined : -i.upperBound,
+      upperBound: -i.lowerBound!,
+      change: -i.change,
+    })),
+  };
 }
 
 /** The change a plan applies when the metric has value `value` (undefined: no interval matches). */

@@ -225,42 +225,83 @@ describe('GitHubRunnerFleet: the functions and rules', () => {
   });
 });
 
-describe('GitHubRunnerFleet: scaling', () => {
-  test('scale-out alarm below the target adds the whole deficit in one step', () => {
-    const template = Template.fromStack(fleetWith({ idleRunners: 3, maxCapacity: 10 }).stack);
+describe('GitHubRunnerFleet: scaling on the capacity gap', () => {
+  /** The scaling policy whose alarm is `alarmId` (a child of the fleet's Scaling construct). */
+  function policyOf(template: Template, alarmId: RegExp): any {
+    const [, alarm] = Object.entries(template.findResources('AWS::CloudWatch::Alarm')).find(([id]) => alarmId.test(id))!;
+    const policyId = (alarm as any).Properties.AlarmActions[0].Ref;
+    return template.findResources('AWS::AutoScaling::ScalingPolicy')[policyId].Properties;
+  }
+
+  test('scale-out: a gap of 1 or more (maximum of 10-second periods) adds the whole gap in one step, no warm-up', () => {
+    const template = Template.fromStack(fleetWith({ idleRunners: 3, maxCapacity: 3 }).stack);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'GitHubRunnerFleet',
-      MetricName: 'IdleRunners',
+      MetricName: 'CapacityGap',
       Dimensions: [{ Name: 'Fleet', Value: 'linux-x64' }],
-      ComparisonOperator: 'LessThanThreshold',
-      Threshold: 2.5,
+      Statistic: 'Maximum',
+      Period: 10,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0.5,
       EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
     });
-    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+    expect(policyOf(template, /CapacityGapHighAlarm/)).toEqual(expect.objectContaining({
       PolicyType: 'StepScaling',
       AdjustmentType: 'ChangeInCapacity',
-      EstimatedInstanceWarmup: 300,
-      StepAdjustments: Match.arrayWith([
-        { MetricIntervalLowerBound: -1, MetricIntervalUpperBound: 0, ScalingAdjustment: 1 },
-        { MetricIntervalLowerBound: -2, MetricIntervalUpperBound: -1, ScalingAdjustment: 2 },
-        { MetricIntervalUpperBound: -2, ScalingAdjustment: 3 },
-      ]),
-    });
+      MetricAggregationType: 'Maximum',
+      EstimatedInstanceWarmup: 0,
+      StepAdjustments: [
+        { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 1, ScalingAdjustment: 1 },
+        { MetricIntervalLowerBound: 1, MetricIntervalUpperBound: 2, ScalingAdjustment: 2 },
+        { MetricIntervalLowerBound: 2, ScalingAdjustment: 3 },
+      ],
+    }));
   });
 
-  test('scale-in alarm above the target removes at most the excess', () => {
+  test('scale-in: an excess lasting two one-minute periods removes exactly the excess, no warm-up', () => {
     const template = Template.fromStack(fleetWith({ idleRunners: 1, maxCapacity: 3 }).stack);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      ComparisonOperator: 'GreaterThanThreshold', Threshold: 1.5, EvaluationPeriods: 10,
+      MetricName: 'CapacityGap',
+      Statistic: 'Maximum',
+      Period: 60,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: -0.5,
+      EvaluationPeriods: 2,
+      TreatMissingData: 'notBreaching',
     });
-    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+    expect(policyOf(template, /CapacityGapLowAlarm/)).toEqual(expect.objectContaining({
+      PolicyType: 'StepScaling',
+      AdjustmentType: 'ChangeInCapacity',
+      MetricAggregationType: 'Maximum',
+      EstimatedInstanceWarmup: 0,
       StepAdjustments: [
-        { MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 1, ScalingAdjustment: -1 },
-        { MetricIntervalLowerBound: 1, MetricIntervalUpperBound: 2, ScalingAdjustment: -2 },
-        { MetricIntervalLowerBound: 2, ScalingAdjustment: -3 },
+        { MetricIntervalLowerBound: -1, MetricIntervalUpperBound: 0, ScalingAdjustment: -1 },
+        { MetricIntervalLowerBound: -2, MetricIntervalUpperBound: -1, ScalingAdjustment: -2 },
+        { MetricIntervalUpperBound: -2, ScalingAdjustment: -3 },
       ],
-    });
+    }));
+  });
+
+  test('no alarm watches the idle runners any more, and a large group gets 20 steps each way', () => {
+    const template = Template.fromStack(fleetWith({ maxCapacity: 50 }).stack);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'IdleRunners' }, 0);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'CapacityGap' }, 2);
+    const policies = Object.values(template.findResources('AWS::AutoScaling::ScalingPolicy')) as any[];
+    const byMagnitude = (x: number, y: number) => Math.abs(x) - Math.abs(y);
+    expect(policies.map((p) => p.Properties.StepAdjustments.map((a: any) => a.ScalingAdjustment).sort(byMagnitude)))
+      .toEqual([Array.from({ length: 20 }, (_, i) => i + 1), Array.from({ length: 20 }, (_, i) => -(i + 1))]);
+  });
+
+  test('the alarms keep their construct ids (replacing them would replace the alarms in users\' stacks)', () => {
+    const { fleet } = fleetWith();
+    const scaling = fleet.node.findChild('Scaling');
+    expect(scaling.node.findChild('CapacityGapHighAlarm')).toBe(fleet.scaleOutAlarm);
+    expect(scaling.node.findChild('CapacityGapLowAlarm')).toBe(fleet.scaleInAlarm);
+  });
+
+  test('the group\'s default instance warm-up is 0: the gap counts instances on their way already', () => {
+    Template.fromStack(fleetWith().stack).hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { DefaultInstanceWarmup: 0 });
   });
 
   test('never simple scaling', () => {
@@ -270,24 +311,35 @@ describe('GitHubRunnerFleet: scaling', () => {
     expect(policies.every((p) => p.Properties.PolicyType === 'StepScaling')).toBe(true);
   });
 
-  test('with an idle target of 0 there is no scale-out alarm', () => {
+  test('with an idle target of 0 the scale-out alarm still exists: busy runners are capacity needed too', () => {
     const { stack, fleet } = fleetWith({ idleRunners: 0, minCapacity: 1 });
-    Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 1);
-    expect(fleet.scaleOutAlarm).toBeUndefined();
+    Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    expect(fleet.scaleOutAlarm).toBeDefined();
   });
 
-  test('custom periods and evaluation counts', () => {
+  test('custom periods, evaluation counts and warm-up; the scale-out period needs no webhook', () => {
     const template = Template.fromStack(fleetWith({
       scaling: {
         period: Duration.minutes(2),
+        demandPeriod: Duration.seconds(30),
         scaleOutEvaluationPeriods: 2,
         scaleInEvaluationPeriods: 5,
         estimatedInstanceWarmup: Duration.seconds(90),
       },
     }).stack);
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 2, ComparisonOperator: 'LessThanThreshold' });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 5, ComparisonOperator: 'GreaterThanThreshold' });
-    template.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', { EstimatedInstanceWarmup: 90 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 30, EvaluationPeriods: 2, ComparisonOperator: 'GreaterThanThreshold' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Period: 120, EvaluationPeriods: 5, ComparisonOperator: 'LessThanThreshold' });
+    template.resourcePropertiesCountIs('AWS::AutoScaling::ScalingPolicy', { EstimatedInstanceWarmup: 90 }, 2);
+  });
+
+  test('directScaleOut (default true) reaches the functions\' configuration as true; false leaves it out', () => {
+    const on = runtimeConfig(Template.fromStack(fleetWith().stack));
+    expect(on.map((c) => c.fleets[0].directScaleOut)).toEqual([true, true, true]);
+    const off = runtimeConfig(Template.fromStack(fleetWith({ scaling: { directScaleOut: false } }).stack));
+    expect(off).toHaveLength(3);
+    for (const config of off) {
+      expect(config.fleets[0]).not.toHaveProperty('directScaleOut');
+    }
   });
 
   test('metric methods use the library namespace and the fleet dimension', () => {
@@ -297,12 +349,17 @@ describe('GitHubRunnerFleet: scaling', () => {
       [fleet.metricBusyRunners(), 'BusyRunners'],
       [fleet.metricOfflineRunners(), 'OfflineRunners'],
       [fleet.metricRegistrationFailures(), 'RegistrationFailures'],
+      [fleet.metricCapacityGap(), 'CapacityGap'],
+      [fleet.metricCapacityNeeded(), 'CapacityNeeded'],
     ] as const) {
       expect(metric.namespace).toBe('GitHubRunnerFleet');
       expect(metric.metricName).toBe(name);
       expect(metric.dimensions).toEqual({ Fleet: 'linux-x64' });
     }
     expect(fleet.metricRegistrationFailures().statistic).toBe('Sum');
+    expect(fleet.metricCapacityGap().statistic).toBe('Maximum');
+    expect(fleet.metricCapacityNeeded().statistic).toBe('Maximum');
+    expect(fleet.metricCapacityGap({ statistic: 'Minimum' }).statistic).toBe('Minimum');
   });
 });
 
@@ -317,7 +374,8 @@ describe('GitHubRunnerFleet: bad input', () => {
     [{ warmPool: { maxGroupPreparedCapacity: 11 } }, 'warmPool.maxGroupPreparedCapacity (11) must not exceed maxCapacity (10)'],
     [{ warmPool: { minSize: 4, maxGroupPreparedCapacity: 3 } }, 'warmPool.maxGroupPreparedCapacity (3) must not be below warmPool.minSize (4)'],
     [{ minCapacity: 0, idleRunners: 0 }, 'minCapacity and idleRunners are both 0, but scaling from zero needs the demand signal of queued jobs: give the control plane a webhook'],
-    [{ scaling: { demandPeriod: Duration.seconds(10) } }, 'scaling.demandPeriod applies only to a control plane with a webhook'],
+    [{ scaling: { demandPeriod: Duration.seconds(15) } }, 'scaling.demandPeriod (15 seconds) must be 10, 20 or 30 seconds or a multiple of 60 seconds'],
+    [{ scaling: { estimatedInstanceWarmup: Duration.hours(2) } }, 'scaling.estimatedInstanceWarmup (2 hours) is out of range: use Duration.seconds(0)'],
     [{ labels: [] }, 'labels is empty'],
     [{ labels: ['bad label'] }, 'labels contains "bad label"'],
     [{ runnerVersion: 'v2.329.0' }, 'runnerVersion ("v2.329.0") is not a version'],
@@ -361,12 +419,12 @@ describe('GitHubRunnerFleet: bad input', () => {
 
 describe('GitHubRunnerFleet: warnings', () => {
   test.each([
-    [{ idleRunners: 25, maxCapacity: 50 }, 'cdk-github-runner-fleet:LargeIdleTarget'],
+    [{ scaling: { directScaleOut: false }, maxCapacity: 21 }, 'cdk-github-runner-fleet:LargeGapSteps'],
+    [{ scaling: { estimatedInstanceWarmup: Duration.seconds(60) } }, 'cdk-github-runner-fleet:InstanceWarmup'],
     [{ labels: ['linux', 'ARM64'] }, 'cdk-github-runner-fleet:MisleadingLabel'],
     [{ labels: ['windows'] }, 'cdk-github-runner-fleet:MisleadingLabel'],
     [{ labels: ['x64'], instanceType: new ec2.InstanceType('m7g.large') }, 'cdk-github-runner-fleet:MisleadingLabel'],
     [{ warmPool: { poolState: autoscaling.PoolState.RUNNING } }, 'cdk-github-runner-fleet:RunningWarmPool'],
-    [{ scaling: { period: Duration.seconds(30) } }, 'cdk-github-runner-fleet:SubMinutePeriod'],
     [{ vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }, 'cdk-github-runner-fleet:PublicSubnets'],
     [{
       warmPool: { poolState: autoscaling.PoolState.HIBERNATED },
@@ -384,5 +442,22 @@ describe('GitHubRunnerFleet: warnings', () => {
     const { stack } = fleetWith();
     const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('cdk-github-runner-fleet'));
     expect(warnings).toHaveLength(0);
+  });
+
+  test.each([
+    ['a large group with the direct path', { maxCapacity: 200 }],
+    ['20 instances at most without the direct path (20 steps cover every gap)', { maxCapacity: 20, scaling: { directScaleOut: false } }],
+    ['a large idle target', { idleRunners: 25, maxCapacity: 50 }],
+    ['a sub-minute scale-in period', { scaling: { period: Duration.seconds(30) } }],
+    ['a warm-up of 0 given explicitly', { scaling: { estimatedInstanceWarmup: Duration.seconds(0) } }],
+  ])('no warning for %s', (_name, overrides) => {
+    const { stack } = fleetWith(overrides as any);
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('cdk-github-runner-fleet'))).toHaveLength(0);
+  });
+
+  test('the gap-steps warning names maxCapacity and the fix', () => {
+    const { stack } = fleetWith({ maxCapacity: 30, scaling: { directScaleOut: false } });
+    const [warning] = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('LargeGapSteps'));
+    expect(JSON.stringify(warning.entry.data)).toContain('maxCapacity (30) is above 20 with scaling.directScaleOut false');
   });
 });

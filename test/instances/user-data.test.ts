@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'child_process';
-import { existsSync, mkdirSync, readFileSync } from 'fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import fc from 'fast-check';
-import { bashSyntax, defaultOptions, indexOfCall, INSTANCE_ID, Sandbox, shellcheck } from './harness';
+import { bashSyntax, defaultOptions, indexOfCall, INSTANCE_ID, lockWaiters, Sandbox, shellcheck, until } from './harness';
 import { shellQuote } from '../../src/instances/shell';
 import { bootstrapFiles, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
 
@@ -102,10 +102,14 @@ describe('bootstrap, run with stub commands', () => {
     expect(installs).toHaveLength(1); // only from the first boot
   });
 
-  test('ephemeral into service: waits for InService, reads its own secret, runs the JIT runner as runner, then replaces itself', () => {
+  const LEAVE = `aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${INSTANCE_ID} --should-decrement-desired-capacity`;
+  const REPLACE = `aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${INSTANCE_ID} --no-should-decrement-desired-capacity`;
+
+  test('ephemeral into service: waits for InService, reads its own secret, runs the JIT runner as runner; after its job the group shrinks by one', () => {
     box.install(defaultOptions());
     box.states(['Pending:Wait', 'Pending:Wait', 'InService']);
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT-SECRET-VALUE' });
+    box.job();
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     const calls = result.calls;
@@ -113,15 +117,55 @@ describe('bootstrap, run with stub commands', () => {
     expect(states.length).toBeGreaterThanOrEqual(3);
     const read = indexOfCall(calls, new RegExp(`^aws secretsmanager get-secret-value --secret-id github-runner-fleet/linux/${INSTANCE_ID} `));
     const run = indexOfCall(calls, /^runuser -u runner -- \.\/run\.sh --jitconfig JIT-SECRET-VALUE$/);
-    const terminate = indexOfCall(calls, new RegExp(`^aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${INSTANCE_ID} --no-should-decrement-desired-capacity$`));
+    const terminate = calls.indexOf(LEAVE);
     expect(read).toBeGreaterThan(indexOfCall(calls, /^dnf install/));
     expect(run).toBeGreaterThan(read);
-    expect(terminate).toBeGreaterThan(run);
+    expect(terminate).toBeGreaterThan(indexOfCall(calls, /^job steps done$/));
+    // The group does not launch a replacement by itself: the capacity controller decides.
+    expect(calls).not.toContain(REPLACE);
+    expect(result.log).toContain('after its job: leaving');
+    expect(result.log).toContain('terminating, the group shrinks by one');
     expect(calls).toContain('iptables -A OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT');
     // The JIT configuration never reaches stdout, stderr or the log file.
     expect(result.output).not.toContain('JIT-SECRET-VALUE');
     expect(result.log).not.toContain('JIT-SECRET-VALUE');
     expect(result.log).toContain('starting the ephemeral runner');
+  });
+
+  test('ephemeral, the group at its minimum size refuses to shrink: the instance leaves with a replacement instead', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.job();
+    box.awsFails('--should-decrement-desired-capacity');
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const leave = result.calls.indexOf(LEAVE);
+    expect(leave).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+    expect(result.calls.indexOf(REPLACE)).toBeGreaterThan(leave);
+    expect(result.output).toContain('ValidationError');
+    expect(result.log).toContain('the group did not shrink (at its minimum size?): terminating with a replacement instead');
+    expect(result.log).toContain('terminating, the group launches a replacement');
+    expect(result.log).not.toContain('the group shrinks by one');
+  });
+
+  test('ephemeral runner that exits before taking a job: replaced, the desired capacity unchanged', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    const result = box.bootstrap(); // the stub runner exits at once, without a job
+    expect(result.status).toBe(0);
+    expect(result.calls.filter((c) => c.includes('terminate-instance-in-auto-scaling-group'))).toEqual([REPLACE]);
+    expect(result.log).toContain('before taking a job: replacing this instance');
+  });
+
+  test('ephemeral, neither terminate call succeeds: the bootstrap fails (and systemd runs it again)', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.job();
+    box.awsFails('terminate-instance-in-auto-scaling-group');
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.calls.filter((c) => c.includes('terminate-instance-in-auto-scaling-group'))).toEqual([LEAVE, REPLACE]);
+    expect(result.log).toContain('could not terminate this instance');
   });
 
   test('persistent into service: config.sh with URL, token, name, labels and group, then run.sh', () => {
@@ -142,7 +186,7 @@ describe('bootstrap, run with stub commands', () => {
     expect(config).toBeGreaterThan(0);
     expect(run).toBeGreaterThan(config);
     expect(result.calls.some((c) => c.startsWith('apt-get install -y -q jq tar gzip git curl iptables docker.io'))).toBe(true);
-    expect(result.calls.some((c) => c.startsWith('terminate-instance'))).toBe(false);
+    expect(result.calls.some((c) => c.includes('terminate-instance-in-auto-scaling-group'))).toBe(false);
     expect(result.output + result.log).not.toContain('REG-SECRET-TOKEN');
   });
 
@@ -211,11 +255,13 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     box.secret({ mode: 'persistent', runnerName: `linux-${INSTANCE_ID}`, registrationToken: 'T', registrationUrl: 'https://github.com/acme', labels: 'linux' });
   }
 
+  // Each target state below comes with an event of the runner (see the harness), never after a number of
+  // reads or a delay: the retirement check sees it while the runner is in the state the test is about.
+
   test('scale-in of an idle runner: the listener is stopped under the job lock, then the instance completes its terminate action', () => {
     persistent();
     box.flag('listen');
-    // The bootstrap reads the target state three times before the runner starts; the watcher then reads it.
-    box.states(['InService', 'InService', 'InService', 'InService', 'Terminated']);
+    box.states(['InService', 'Terminated when listening']);
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     const calls = result.calls;
@@ -231,8 +277,9 @@ describe('retirement: the instance stops its own runner only when no job runs', 
   test('scale-in arriving during a job: the runner is stopped only after the job, whatever GitHub says', () => {
     persistent();
     box.flag('listen');
-    box.job(1);
-    box.states(['InService', 'InService', 'InService', 'Terminated']);
+    // The job's steps end only after the check has seen Terminated and held the terminate action.
+    box.job({ doneAfter: 'aws-record-lifecycle-action-heartbeat' });
+    box.states(['InService', 'Terminated when job-running']);
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     const calls = result.calls;
@@ -253,17 +300,25 @@ describe('retirement: the instance stops its own runner only when no job runs', 
   test('a job already handed to the runner (its worker exists) before the job-started hook: not stopped', () => {
     persistent();
     box.flag('listen');
-    box.job(0.6);
-    box.states(['InService', 'InService', 'InService', 'Terminated']);
+    // The hook runs only after the check has seen Terminated with the worker and no busy marker, and
+    // has held the terminate action instead of stopping the runner.
+    box.job({ hookAfter: 'aws-record-lifecycle-action-heartbeat' });
+    box.states(['InService', 'Terminated when worker']);
     const result = box.bootstrap();
+    expect(result.status).toBe(0);
     const calls = result.calls;
+    const hook = calls.indexOf('sudo -n /opt/runner-fleet/bin/protect on');
+    const beat = indexOfCall(calls, /^aws autoscaling record-lifecycle-action-heartbeat /);
+    expect(beat).toBeGreaterThan(indexOfCall(calls, /^pgrep -u runner -f Runner\.Worker$/));
+    expect(hook).toBeGreaterThan(beat);
     expect(indexOfCall(calls, /^pkill /)).toBeGreaterThan(indexOfCall(calls, /^job steps done$/));
+    expect(calls).not.toContain('stub: gave up waiting for aws-record-lifecycle-action-heartbeat');
   });
 
   test('back to the warm pool (Warmed:Stopped) while idle: the same retirement', () => {
     persistent();
     box.flag('listen');
-    box.states(['InService', 'InService', 'InService', 'Warmed:Pending:Wait']);
+    box.states(['InService', 'Warmed:Pending:Wait when listening']);
     const result = box.bootstrap();
     expect(result.calls.some((c) => TERMINATE.test(c))).toBe(true);
     expect(indexOfCall(result.calls, /^pkill /)).toBeGreaterThan(indexOfCall(result.calls, /^runuser -u runner -- \.\/run\.sh$/));
@@ -273,7 +328,7 @@ describe('retirement: the instance stops its own runner only when no job runs', 
   test('a spot interruption notice: the idle runner stops taking jobs at once, while the instance is still in service', () => {
     persistent();
     box.flag('listen');
-    box.flag('spot');
+    box.spotNotice('listening');
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     expect(indexOfCall(result.calls, /^pkill -INT -u runner -f Runner\.Listener$/)).toBeGreaterThan(indexOfCall(result.calls, /spot\/instance-action$/));
@@ -283,10 +338,14 @@ describe('retirement: the instance stops its own runner only when no job runs', 
   test('a spot interruption notice during a job: the job is left to finish (or to the reclaim)', () => {
     persistent();
     box.flag('listen');
-    box.flag('spot');
-    box.job(0.5);
+    box.spotNotice('job-running');
+    box.job({ doneAfter: 'aws-record-lifecycle-action-heartbeat' });
     const result = box.bootstrap();
-    expect(indexOfCall(result.calls, /^pkill /)).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+    expect(result.status).toBe(0);
+    const calls = result.calls;
+    const done = indexOfCall(calls, /^job steps done$/);
+    expect(indexOfCall(calls, /^aws autoscaling record-lifecycle-action-heartbeat /)).toBeLessThan(done);
+    expect(indexOfCall(calls, /^pkill /)).toBeGreaterThan(done);
   });
 
   test('the group wants the instance gone before its runner starts: it leaves without starting the runner', () => {
@@ -298,14 +357,15 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     expect(result.calls.some((c) => TERMINATE.test(c))).toBe(true);
   });
 
-  test('ephemeral: after its one job the instance replaces itself; nothing retires a runner in service', () => {
+  test('ephemeral: after its one job the instance leaves and the group shrinks by one; nothing retires a runner in service', () => {
     box.install(defaultOptions());
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
-    box.job(0.3);
+    box.job();
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     expect(result.calls.some((c) => c.startsWith('pkill'))).toBe(false);
-    expect(indexOfCall(result.calls, /terminate-instance-in-auto-scaling-group/)).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+    expect(indexOfCall(result.calls, /terminate-instance-in-auto-scaling-group .* --should-decrement-desired-capacity$/))
+      .toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
   });
 
   test('the job hooks set and clear the busy marker under the lock, and protect the instance', () => {
@@ -319,25 +379,41 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     expect(started.calls).toContain('sudo -n /opt/runner-fleet/bin/protect on');
     box.run(`${box.root}/opt/runner-fleet/bin/job-completed`);
     expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(false);
+    // That a job was taken outlasts the job: an ephemeral instance then leaves without a replacement.
+    expect(existsSync(`${box.root}/run/runner-fleet/took-job`)).toBe(true);
   });
 
-  test('the job-started hook waits for the lock the retirement check holds', () => {
+  test('the job-started hook waits for the lock the retirement check holds', async () => {
     persistent();
     box.states(['Warmed:Pending:Wait']);
     box.bootstrap();
     mkdirSync(`${box.root}/run/runner-fleet`, { recursive: true });
     const lock = `${box.root}/run/runner-fleet/job.lock`;
-    // Hold the lock for 0.5 s in the background, as retire_if_idle does while it decides.
+    const busy = `${box.root}/run/runner-fleet/busy`;
     const acquired = `${box.dir}/acquired`;
-    const holder = spawn('flock', [lock, 'bash', '-c', `touch ${acquired}; sleep 0.5`]);
-    while (!existsSync(acquired)) {
-      execFileSync('sleep', ['0.01']);
+    const release = `${box.dir}/release`;
+    writeFileSync(lock, '');
+    // Hold the lock, as retire_if_idle does while it decides, until the test releases it (the loop's
+    // bound is only a hang guard).
+    const holder = spawn('flock', [lock, 'bash', '-c',
+      `touch ${acquired}; for _ in $(seq 1 2000); do [ -e ${release} ] && exit 0; sleep 0.01; done; exit 1`]);
+    try {
+      await until(() => existsSync(acquired), 'the lock holder');
+      const hook = box.start(`${box.root}/opt/runner-fleet/bin/job-started`);
+      let hookExited = false;
+      void hook.exited.then(() => (hookExited = true));
+      // The kernel shows the hook's request blocked on the lock: it cannot mark the instance busy now.
+      await until(() => hookExited || lockWaiters(lock) > 0, 'the hook to block on the lock (or to exit)');
+      expect(hookExited).toBe(false);
+      expect(existsSync(busy)).toBe(false);
+      writeFileSync(release, '');
+      const result = await hook.exited;
+      // It marked the instance busy once the lock was free again.
+      expect(result.status).toBe(0);
+      expect(existsSync(busy)).toBe(true);
+    } finally {
+      writeFileSync(release, '');
+      holder.kill();
     }
-    const begin = Date.now();
-    box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
-    // It could mark the instance busy only once the lock was free again.
-    expect(Date.now() - begin).toBeGreaterThanOrEqual(300);
-    expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(true);
-    holder.kill();
   });
 });

@@ -17,6 +17,8 @@ export function fleetEntry(overrides: Partial<FleetRuntimeEntry> = {}): FleetRun
     idleTarget: 1,
     os: 'linux',
     architecture: 'x64',
+    // As the parser normalizes it (the constructs leave it out when false).
+    directScaleOut: false,
     ...overrides,
   };
 }

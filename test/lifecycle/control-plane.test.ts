@@ -2,6 +2,8 @@ import { gunzipSync } from 'zlib';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { unpackFleetConfig } from '../../lambda/adapters/runtime';
+import { parseFleetConfig } from '../../lambda/core/config';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet } from '../../src';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig, FleetRuntimeEntry, TagKeys } from '../../src/contract';
 import { testStack } from '../fleet/helpers';
@@ -108,6 +110,25 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     }
   });
 
+  test('only the minute tick reads the groups\' capacity and raises it, on groups carrying the control plane tag', () => {
+    const { template, x64 } = twoFleets();
+    const statementsOf = (roleId: RegExp) => Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => roleId.test(r.Ref)))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const tick = statementsOf(/IdleMetricFunction/);
+    expect(tick).toContainEqual({ Sid: 'DescribeGroupCapacity', Effect: 'Allow', Action: 'autoscaling:DescribeAutoScalingGroups', Resource: '*' });
+    const raise = tick.find((s: any) => s.Sid === 'RaiseDesiredCapacity');
+    expect(raise).toEqual(expect.objectContaining({
+      Effect: 'Allow',
+      Action: 'autoscaling:SetDesiredCapacity',
+      Condition: { StringEquals: { [`autoscaling:ResourceTag/${TagKeys.CONTROL_PLANE}`]: x64.controlPlane.controlPlaneId } },
+    }));
+    expect(JSON.stringify(raise.Resource)).toContain(':autoScalingGroup:*:autoScalingGroupName/*');
+    // Registration and deregistration never change a group's size.
+    const all = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(all.filter((s: any) => [s.Action].flat().includes('autoscaling:SetDesiredCapacity'))).toEqual([raise]);
+  });
+
   test('secrets may be written and deleted under every fleet\'s prefix, and no other', () => {
     const { template } = twoFleets();
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -150,6 +171,27 @@ describe('GitHubRunnerControlPlane: many fleets', () => {
     const fleets: FleetRuntimeEntry[] = configsOf(template)[0].fleets;
     expect(fleets.map((f) => f.name)).toEqual(Array.from({ length: 20 }, (_, i) => `fleet-${i}`));
     expect(fleets[7].labels).toEqual(['linux', 'x64', 'pool-7', 'fleet-fleet-7']);
+  });
+
+  test('with a webhook, the gzipped configuration keeps its webhook section (and every other field) as the functions decode it', () => {
+    const ctx = testStack();
+    const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, webhook: {} });
+    for (let i = 0; i < 20; i++) {
+      new GitHubRunnerFleet(ctx.stack, `Fleet${i}`, { vpc: ctx.vpc, controlPlane, labels: ['linux', 'x64', `pool-${i}`], fleetName: `fleet-${i}` });
+    }
+    const functions = Object.values(Template.fromStack(ctx.stack).findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(4);
+    for (const fn of functions) {
+      const raw = fn.Properties.Environment.Variables[ENV_FLEET_CONFIG];
+      // The deployed value, with each deploy-time part (table name, secret ARNs) as a literal stand-in.
+      const deployed = raw['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'deployed')).join('');
+      expect(deployed).toContain('fleetsGzip');
+      const config = parseFleetConfig(unpackFleetConfig(deployed));
+      expect(config.webhook).toEqual({ tableName: 'deployed', secretArn: 'deployed', maxBodyBytes: 262144 });
+      expect(config.github).toEqual(expect.objectContaining({ scope: 'organization', owner: 'acme', auth: 'app' }));
+      expect(config.fleets).toHaveLength(20);
+      expect(config.fleets.every((f) => f.directScaleOut === true)).toBe(true);
+    }
   });
 
   test('a single small fleet travels as plain JSON', () => {

@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet, GitHubRunnerFleetProps, RunnerWebhookOptions, WebhookEndpointType } from '../../src';
-import { ENV_FLEET_CONFIG } from '../../src/contract';
+import { ENV_FLEET_CONFIG, TagKeys } from '../../src/contract';
 import { testStack } from '../fleet/helpers';
 
 function withWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
@@ -93,11 +93,40 @@ describe('GitHubRunnerControlPlane: webhook', () => {
   });
 });
 
-describe('GitHubRunnerFleet with a webhook: demand scaling', () => {
-  test('the scale-out alarm watches the runner demand every 10 seconds and adds the whole demand in one step', () => {
+describe('GitHubRunnerFleet with a webhook: the capacity controller on every delivery', () => {
+  test('the webhook function reads the groups and raises their desired capacity, on this control plane\'s groups only', () => {
+    const { template, controlPlane } = withWebhook();
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => /WebhookFunction/.test(r.Ref)))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toContainEqual({ Sid: 'DescribeGroupCapacity', Effect: 'Allow', Action: 'autoscaling:DescribeAutoScalingGroups', Resource: '*' });
+    expect(statements).toContainEqual(expect.objectContaining({
+      Sid: 'RaiseDesiredCapacity',
+      Action: 'autoscaling:SetDesiredCapacity',
+      Condition: { StringEquals: { [`autoscaling:ResourceTag/${TagKeys.CONTROL_PLANE}`]: controlPlane.controlPlaneId } },
+    }));
+    // The webhook and the minute tick: the only two functions that may change a group's size.
+    const raisers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.PolicyDocument.Statement.some((st: any) => [st.Action].flat().includes('autoscaling:SetDesiredCapacity')))
+      .flatMap((p: any) => p.Properties.Roles.map((r: any) => r.Ref as string));
+    expect(raisers.sort()).toEqual([expect.stringMatching(/IdleMetricFunction/), expect.stringMatching(/WebhookFunction/)].sort());
+  });
+
+  test('the job table grant is exactly what the job store calls: no GetItem, no scan, no delete', () => {
+    const { template } = withWebhook();
+    const grants = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => st.Sid === 'UseJobTable');
+    expect(grants).toHaveLength(2);
+    for (const grant of grants) {
+      expect(grant.Action).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']);
+    }
+  });
+
+  test('the same capacity-gap alarms as without a webhook: 10-second scale-out adding the whole gap (20 steps for 25), no warm-up', () => {
     const { template } = withWebhook({}, { idleRunners: 2, maxCapacity: 25 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'RunnerDemand',
+      MetricName: 'CapacityGap',
       Namespace: 'GitHubRunnerFleet',
       Dimensions: [{ Name: 'Fleet', Value: 'linux' }],
       Period: 10,
@@ -108,34 +137,42 @@ describe('GitHubRunnerFleet with a webhook: demand scaling', () => {
       TreatMissingData: 'notBreaching',
     });
     const policies = Object.values(template.findResources('AWS::AutoScaling::ScalingPolicy')) as any[];
-    const out = policies.find((p) => p.Properties.StepAdjustments.some((s: any) => s.ScalingAdjustment > 0));
-    const adjustments = out.Properties.StepAdjustments.map((s: any) => s.ScalingAdjustment).sort((a: number, b: number) => a - b);
+    const out = policies.find((p) => p.Properties.StepAdjustments.some((st: any) => st.ScalingAdjustment > 0));
+    const adjustments = out.Properties.StepAdjustments.map((st: any) => st.ScalingAdjustment).sort((x: number, y: number) => x - y);
     expect(adjustments).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(out.Properties.PolicyType).toBe('StepScaling');
-    expect(out.Properties.EstimatedInstanceWarmup).toBe(300);
-    // The idle-runner scale-out alarm is replaced, the scale-in alarm stays.
-    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'IdleRunners', ComparisonOperator: 'LessThanThreshold' }, 0);
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IdleRunners', ComparisonOperator: 'GreaterThanThreshold' });
+    expect(out.Properties.EstimatedInstanceWarmup).toBe(0);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'IdleRunners' }, 0);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CapacityGap', ComparisonOperator: 'LessThanThreshold', Period: 60 });
   });
 
-  test('scale from zero: minCapacity 0 and idleRunners 0 are accepted without a warning, and the demand alarm exists', () => {
+  test('scale from zero: minCapacity 0 and idleRunners 0 are accepted without a warning, and the scale-out alarm exists', () => {
     const { template, stack, fleet } = withWebhook({}, { minCapacity: 0, idleRunners: 0 });
     expect(fleet.scaleOutAlarm).toBeDefined();
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunnerDemand' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CapacityGap', ComparisonOperator: 'GreaterThanThreshold' });
     expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
   });
 
-  test('demandPeriod sets the demand alarm\'s period; a period CloudWatch refuses fails', () => {
+  test('demandPeriod sets the scale-out alarm\'s period; a period CloudWatch refuses fails', () => {
     const { template } = withWebhook({}, { scaling: { demandPeriod: Duration.seconds(30) } });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunnerDemand', Period: 30 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CapacityGap', ComparisonOperator: 'GreaterThanThreshold', Period: 30 });
     expect(() => withWebhook({}, { scaling: { demandPeriod: Duration.seconds(15) } }))
       .toThrow('scaling.demandPeriod (15 seconds) must be 10, 20 or 30 seconds or a multiple of 60 seconds');
+  });
+
+  test('directScaleOut false reaches the webhook function\'s configuration too (as absent)', () => {
+    const { template } = withWebhook({}, { scaling: { directScaleOut: false } });
+    const webhookFn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => /^Webhook:/.test(f.Properties.Description));
+    expect(literalConfig(webhookFn).fleets[0]).not.toHaveProperty('directScaleOut');
+    const on = withWebhook();
+    const onFn = Object.values(on.template.findResources('AWS::Lambda::Function')).find((f: any) => /^Webhook:/.test(f.Properties.Description));
+    expect(literalConfig(onFn).fleets[0].directScaleOut).toBe(true);
   });
 
   test('metric methods for the demand signal', () => {
     const { fleet, stack } = withWebhook();
     expect(stack.resolve(fleet.metricQueuedJobs().metricName)).toBe('QueuedJobs');
-    expect(fleet.metricRunnerDemand().statistic).toBe('Maximum');
+    expect(fleet.metricCapacityGap().statistic).toBe('Maximum');
     expect(fleet.metricJobStartSeconds().metricName).toBe('JobStartSeconds');
   });
 });

@@ -1,101 +1,149 @@
 import fc from 'fast-check';
-import { changeFor, MAX_STEP_ADJUSTMENTS, scaleInSteps, scaleOutSteps, StepPlan } from '../../src/scaling/step-intervals';
+import { decideCapacity } from '../../lambda/core/capacity';
+import { changeFor, excessSteps, gapSteps, MAX_STEP_ADJUSTMENTS, StepPlan } from '../../src/scaling/step-intervals';
 
-/** Intervals must cover the line without gaps or overlaps, in order. */
+/** Intervals must cover the line without gaps or overlaps, in order; exactly one end is open. */
 function assertContiguous(plan: StepPlan): void {
   const sorted = [...plan.intervals].sort((a, b) => (a.lowerBound ?? -Infinity) - (b.lowerBound ?? -Infinity));
   for (let i = 1; i < sorted.length; i++) {
-    expect(sorted[i].lowerBound).toBe(sorted[i - 1].upperBound);
+    // == rather than toBe: the scale-in plan's first upper bound is -0, which CloudFormation reads as 0.
+    expect(sorted[i].lowerBound! == sorted[i - 1].upperBound!).toBe(true);
   }
+  const open = plan.intervals.filter((i) => i.lowerBound === undefined).length + plan.intervals.filter((i) => i.upperBound === undefined).length;
+  expect(open).toBe(1);
 }
 
-describe('scaleOutSteps', () => {
+/** The change Auto Scaling applies for a gap: none while the alarm is OK (on the threshold's other side). */
+function outChange(plan: StepPlan, gap: number): number | undefined {
+  return gap > plan.threshold ? changeFor(plan, gap) : undefined;
+}
+
+function inChange(plan: StepPlan, gap: number): number | undefined {
+  return gap < plan.threshold ? changeFor(plan, gap) : undefined;
+}
+
+const maxCapacity = fc.integer({ min: 1, max: 500 });
+
+describe('gapSteps (scale-out on the capacity gap)', () => {
   test.each([
-    // target, max, idle, expected change
-    [1, 10, 0, 1],
-    [3, 10, 0, 3],
-    [3, 10, 1, 2],
-    [3, 10, 2, 1],
-    [3, 10, 3, undefined],
-    [5, 2, 0, 2],
-    [30, 100, 0, 20],
-    [30, 100, 15, 15],
-  ])('target %d, max %d, idle %d adds %p', (target, max, idle, expected) => {
-    const plan = scaleOutSteps(target, max);
-    const change = idle < plan.threshold ? changeFor(plan, idle) : undefined;
-    expect(change).toBe(expected);
+    // max, gap, expected change
+    [10, 1, 1],
+    [10, 7, 7],
+    [10, 10, 10],
+    [10, 15, 10],
+    [50, 20, 20],
+    [50, 35, 20],
+    [10, 0, undefined],
+    [10, -3, undefined],
+  ])('max %d, gap %d adds %p', (max, gap, expected) => {
+    expect(outChange(gapSteps(max), gap)).toBe(expected);
   });
 
-  test('the alarm fires exactly when idle is below the target', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 400 }), (target, idle) => {
-      const plan = scaleOutSteps(target, 1000);
-      expect(idle < plan.threshold).toBe(idle < target);
+  test('the alarm fires exactly for a gap of 1 or more (no integer sits on the threshold)', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: -500, max: 500 }), (max, gap) => {
+      const plan = gapSteps(max);
+      expect(gap > plan.threshold).toBe(gap >= 1);
+      expect(Number.isInteger(plan.threshold)).toBe(false);
     }));
   });
 
-  test('one step covers the whole deficit, capped at max and at 20 steps; never more than the deficit', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 199 }),
-      (target, max, idleSeed) => {
-        const idle = idleSeed % target; // in alarm
-        const plan = scaleOutSteps(target, max);
-        const change = changeFor(plan, idle)!;
-        const deficit = target - idle;
-        expect(change).toBe(Math.min(deficit, max, MAX_STEP_ADJUSTMENTS));
-        expect(change).toBeGreaterThan(0);
-      }));
+  test('the step for a gap G adds exactly min(G, max, 20): never more than the gap', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: 1, max: 1000 }), (max, gap) => {
+      const change = outChange(gapSteps(max), gap)!;
+      expect(change).toBe(Math.min(gap, max, MAX_STEP_ADJUSTMENTS));
+      expect(change).toBeGreaterThan(0);
+      expect(change).toBeLessThanOrEqual(gap);
+    }));
   });
 
-  test('intervals are contiguous, at most 20, and monotone in demand', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), (target, max) => {
-      const plan = scaleOutSteps(target, max);
+  test('intervals are contiguous, at most 20, open-ended upwards, and the change is monotone in the gap', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: 1, max: 600 }), (max, gap) => {
+      const plan = gapSteps(max);
       expect(plan.intervals.length).toBeLessThanOrEqual(MAX_STEP_ADJUSTMENTS);
+      expect(plan.intervals.length).toBe(Math.min(max, MAX_STEP_ADJUSTMENTS));
       assertContiguous(plan);
-      expect(plan.intervals.filter((i) => i.lowerBound === undefined)).toHaveLength(1);
-      expect(plan.intervals.some((i) => i.upperBound === undefined)).toBe(false);
-      for (let idle = 0; idle + 1 < target; idle++) {
-        expect(changeFor(plan, idle)!).toBeGreaterThanOrEqual(changeFor(plan, idle + 1)!);
-      }
+      expect(plan.intervals.filter((i) => i.upperBound === undefined)).toHaveLength(1);
+      expect(plan.intervals[0].lowerBound).toBe(0);
+      expect(outChange(plan, gap + 1)!).toBeGreaterThanOrEqual(outChange(plan, gap)!);
     }));
   });
 
-  test.each([[0, 10], [-1, 10], [1.5, 10], [1, 0]])('rejects target %p with max %p', (target, max) => {
-    expect(() => scaleOutSteps(target, max)).toThrow(/must be a whole number/);
+  test('with the controller: one step makes the desired capacity exactly the need (gaps up to 20), never above the maximum', () => {
+    const facts = fc.record({
+      max: maxCapacity,
+      desired: fc.nat(500),
+      busy: fc.nat(500),
+      waiting: fc.nat(500),
+      idleTarget: fc.nat(30),
+    });
+    fc.assert(fc.property(facts, ({ max, desired: seed, busy, waiting, idleTarget }) => {
+      const desired = Math.min(seed, max); // Auto Scaling keeps the desired capacity within min..max
+      const decision = decideCapacity({ group: { desired, min: 0, max, busy: Math.min(busy, desired) }, idleTarget, waiting, idle: 0 });
+      const change = outChange(gapSteps(max), decision.gap);
+      if (decision.gap < 1) {
+        expect(change).toBeUndefined();
+        return;
+      }
+      const after = desired + change!;
+      expect(after).toBeLessThanOrEqual(max);
+      expect(after).toBe(decision.gap <= MAX_STEP_ADJUSTMENTS ? decision.need : desired + MAX_STEP_ADJUSTMENTS);
+    }));
+  });
+
+  test.each([0, -1, 1.5])('rejects maxCapacity %p', (max) => {
+    expect(() => gapSteps(max)).toThrow(/maxCapacity \(.*\) must be a whole number >= 1/);
   });
 });
 
-describe('scaleInSteps', () => {
+describe('excessSteps (scale-in on a negative capacity gap)', () => {
   test.each([
-    [1, 10, 2, -1],
-    [1, 10, 5, -4],
-    [0, 10, 3, -3],
-    [2, 10, 2, undefined],
-    [0, 50, 45, -20],
-  ])('target %d, max %d, idle %d changes %p', (target, max, idle, expected) => {
-    const plan = scaleInSteps(target, max);
-    const change = idle > plan.threshold ? changeFor(plan, idle) : undefined;
-    expect(change).toBe(expected);
+    // max, gap, expected change
+    [10, -1, -1],
+    [10, -4, -4],
+    [3, -3, -3],
+    [3, -5, -3],
+    [50, -45, -20],
+    [10, 0, undefined],
+    [10, 2, undefined],
+  ])('max %d, gap %d changes %p', (max, gap, expected) => {
+    expect(inChange(excessSteps(max), gap)).toBe(expected);
   });
 
-  test('never removes more than the excess, and removes all of it up to 20', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 }),
-      (target, max, excessSeed) => {
-        const excess = 1 + (excessSeed % max); // idle runners can never exceed max
-        const plan = scaleInSteps(target, max);
-        const change = changeFor(plan, target + excess)!;
-        expect(-change).toBeLessThanOrEqual(excess);
-        expect(-change).toBe(Math.min(excess, MAX_STEP_ADJUSTMENTS));
-      }));
-  });
-
-  test('intervals are contiguous and open-ended upwards only', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 300 }), (target, max) => {
-      const plan = scaleInSteps(target, max);
-      assertContiguous(plan);
-      expect(plan.intervals[0].lowerBound).toBe(0);
-      expect(plan.intervals.filter((i) => i.upperBound === undefined)).toHaveLength(1);
-      expect(plan.intervals.length).toBeLessThanOrEqual(MAX_STEP_ADJUSTMENTS);
+  test('the alarm fires exactly for an excess of 1 or more', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: -500, max: 500 }), (max, gap) => {
+      expect(gap < excessSteps(max).threshold).toBe(gap <= -1);
     }));
+  });
+
+  test('the step for an excess E removes exactly min(E, max, 20): never more than the excess', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: 1, max: 1000 }), (max, excess) => {
+      const change = inChange(excessSteps(max), -excess)!;
+      expect(-change).toBe(Math.min(excess, max, MAX_STEP_ADJUSTMENTS));
+      expect(change).toBeLessThan(0);
+      expect(-change).toBeLessThanOrEqual(excess);
+    }));
+  });
+
+  test('intervals are contiguous, at most 20, open-ended downwards, and the removal is monotone in the excess', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: 1, max: 600 }), (max, excess) => {
+      const plan = excessSteps(max);
+      expect(plan.intervals.length).toBeLessThanOrEqual(MAX_STEP_ADJUSTMENTS);
+      expect(plan.intervals.length).toBe(Math.min(max, MAX_STEP_ADJUSTMENTS));
+      assertContiguous(plan);
+      expect(plan.intervals.filter((i) => i.lowerBound === undefined)).toHaveLength(1);
+      // The step nearest the threshold ends on it (at -0, which CloudFormation reads as 0).
+      expect(Math.max(...plan.intervals.map((i) => i.upperBound ?? -Infinity)) == 0).toBe(true);
+      expect(-inChange(plan, -(excess + 1))!).toBeGreaterThanOrEqual(-inChange(plan, -excess)!);
+    }));
+  });
+
+  test('mirrors gapSteps: removing for an excess E what gapSteps adds for a gap E', () => {
+    fc.assert(fc.property(maxCapacity, fc.integer({ min: 1, max: 600 }), (max, e) => {
+      expect(inChange(excessSteps(max), -e)).toBe(-outChange(gapSteps(max), e)!);
+    }));
+  });
+
+  test.each([0, 2.5])('rejects maxCapacity %p', (max) => {
+    expect(() => excessSteps(max)).toThrow(/must be a whole number >= 1/);
   });
 });

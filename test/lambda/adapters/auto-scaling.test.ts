@@ -6,6 +6,7 @@ import {
   DescribeScalingActivitiesCommand,
   DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
+  SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createAutoScalingClient, createAutoScalingPort } from '../../../lambda/adapters/auto-scaling';
@@ -147,6 +148,75 @@ describe('listGroupInstances', () => {
     asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
     await expect(port().listGroupInstances('gone-asg')).rejects.toThrow('Auto Scaling group gone-asg not found');
     expect(asMock.commandCalls(DescribeWarmPoolCommand)).toHaveLength(0);
+  });
+});
+
+describe('describeCapacity', () => {
+  test('one DescribeAutoScalingGroups call: desired, minimum and maximum size, and the group\'s instances with their protection', async () => {
+    const described = group([
+      { id: 'i-1', state: 'InService', protectedFromScaleIn: true },
+      { id: 'i-2', state: 'Pending:Wait' },
+      { id: 'i-3', state: 'Terminating:Wait', protectedFromScaleIn: true },
+    ]);
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [{ ...described.AutoScalingGroups[0], DesiredCapacity: 4, MinSize: 1, MaxSize: 25 }],
+    });
+
+    const capacity = await port().describeCapacity('linux-asg');
+
+    expect(capacity).toEqual({
+      desired: 4,
+      min: 1,
+      max: 25,
+      instances: [
+        { instanceId: 'i-1', lifecycleState: 'InService', protectedFromScaleIn: true },
+        { instanceId: 'i-2', lifecycleState: 'Pending:Wait', protectedFromScaleIn: false },
+        { instanceId: 'i-3', lifecycleState: 'Terminating:Wait', protectedFromScaleIn: true },
+      ],
+    });
+    expect(asMock.commandCalls(DescribeAutoScalingGroupsCommand).map((c) => c.args[0].input)).toEqual([{ AutoScalingGroupNames: ['linux-asg'] }]);
+    // The warm pool is not capacity the controller counts: it is not read.
+    expect(asMock.commandCalls(DescribeWarmPoolCommand)).toHaveLength(0);
+  });
+
+  test('a group without instances has none', async () => {
+    const described = group([]);
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [{ ...described.AutoScalingGroups[0], Instances: undefined, DesiredCapacity: 0 }],
+    });
+    expect(await port().describeCapacity('linux-asg')).toEqual({ desired: 0, min: 0, max: 10, instances: [] });
+  });
+
+  test('a group that does not exist is an error, never a group of zero capacity (that would read as a gap to fill)', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    await expect(port().describeCapacity('gone-asg')).rejects.toThrow('Auto Scaling group gone-asg not found');
+  });
+
+  test('an answer about another group only is not taken for this one', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).resolves(group([{ id: 'i-1', state: 'InService' }], 'other-asg'));
+    await expect(port().describeCapacity('linux-asg')).rejects.toThrow('Auto Scaling group linux-asg not found');
+  });
+
+  test('an AWS failure propagates', async () => {
+    asMock.on(DescribeAutoScalingGroupsCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    await expect(port().describeCapacity('linux-asg')).rejects.toThrow('Rate exceeded');
+  });
+});
+
+describe('setDesiredCapacity', () => {
+  test('SetDesiredCapacity with the group and the number, not honouring cooldowns', async () => {
+    asMock.on(SetDesiredCapacityCommand).resolves({});
+
+    await port().setDesiredCapacity('linux-asg', 7);
+
+    expect(asMock.commandCalls(SetDesiredCapacityCommand).map((c) => c.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'linux-asg', DesiredCapacity: 7, HonorCooldown: false },
+    ]);
+  });
+
+  test('a refusal (above the maximum, access denied) propagates: the controller publishes the gap instead', async () => {
+    asMock.on(SetDesiredCapacityCommand).rejects(awsError('ValidationError', 'New SetDesiredCapacity value 11 is above max value 10 for the AutoScalingGroup.'));
+    await expect(port().setDesiredCapacity('linux-asg', 11)).rejects.toThrow('is above max value 10');
   });
 });
 

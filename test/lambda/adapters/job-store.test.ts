@@ -2,7 +2,6 @@ import {
   AttributeValue,
   ConditionalCheckFailedException,
   DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
   ProvisionedThroughputExceededException,
   QueryCommand,
@@ -96,7 +95,7 @@ describe('the shared table contract', () => {
       timeToLiveAttribute: 'expiresAt',
       queuedIndex: { indexName: 'QueuedByFleet', partitionKey: 'queuedFleet', sortKey: 'queuedAt' },
     });
-    expect(JobTableKeyPrefix).toEqual({ DELIVERY: 'delivery#', JOB: 'job#', FLEET: 'fleet#' });
+    expect(JobTableKeyPrefix).toEqual({ DELIVERY: 'delivery#', JOB: 'job#' });
   });
 });
 
@@ -242,42 +241,6 @@ describe('queuedJobs', () => {
   });
 });
 
-describe('fleet state', () => {
-  test('putFleetState replaces the fleet\'s item', async () => {
-    ddbMock.on(PutItemCommand).resolves({});
-
-    await store().putFleetState('linux', { idle: 3, measuredAt: '2026-11-24T10:00:00Z' });
-
-    expect(ddbMock.commandCalls(PutItemCommand)[0].args[0].input).toEqual({
-      TableName: TABLE,
-      Item: { pk: { S: 'fleet#linux' }, idle: { N: '3' }, measuredAt: { S: '2026-11-24T10:00:00Z' } },
-    });
-  });
-
-  test('getFleetState reads consistently; undefined when there is none yet', async () => {
-    ddbMock.on(GetItemCommand)
-      .resolvesOnce({ Item: { pk: { S: 'fleet#linux' }, idle: { N: '0' }, measuredAt: { S: '2026-11-24T10:00:00Z' } } })
-      .resolvesOnce({});
-
-    expect(await store().getFleetState('linux')).toEqual({ idle: 0, measuredAt: '2026-11-24T10:00:00Z' });
-    expect(await store().getFleetState('linux')).toBeUndefined();
-
-    expect(ddbMock.commandCalls(GetItemCommand)[0].args[0].input).toEqual({
-      TableName: TABLE,
-      Key: { pk: { S: 'fleet#linux' } },
-      ConsistentRead: true,
-    });
-  });
-
-  test('failures propagate, naming the operation', async () => {
-    ddbMock.on(PutItemCommand).rejects(throttled());
-    ddbMock.on(GetItemCommand).rejects(Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' }));
-
-    await expect(store().putFleetState('linux', { idle: 1, measuredAt: 'x' })).rejects.toThrow(/^job store putFleetState failed: ProvisionedThroughput/);
-    await expect(store().getFleetState('linux')).rejects.toThrow('job store getFleetState failed: ResourceNotFoundException: Requested resource not found');
-  });
-});
-
 describe('errors', () => {
   test('a long AWS message is cut short in the rethrown error', async () => {
     ddbMock.on(PutItemCommand).rejects(Object.assign(new Error('x'.repeat(500)), { name: 'ValidationException' }));
@@ -286,8 +249,8 @@ describe('errors', () => {
   });
 
   test('a number that is not finite is refused before calling AWS', async () => {
-    await expect(store().putFleetState('linux', { idle: Number.NaN, measuredAt: 'x' })).rejects.toThrow('job store putFleetState failed: Error: not a finite number: NaN');
-    expect(ddbMock.commandCalls(PutItemCommand)).toHaveLength(0);
+    await expect(store().putJob(job({ jobId: Number.NaN }), EXPIRES)).rejects.toThrow('job store putJob failed: Error: not a finite number: NaN');
+    expect(ddbMock.commandCalls(UpdateItemCommand)).toHaveLength(0);
   });
 });
 

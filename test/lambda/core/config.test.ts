@@ -68,6 +68,14 @@ describe('parseFleetConfig', () => {
     ]));
   });
 
+  test('directScaleOut: true when the constructs write true, false when they leave it out; anything else is refused', () => {
+    const { directScaleOut: _omitted, ...absent } = fleetEntry({ name: 'absent' });
+    const config = { ...runtimeConfig(), fleets: [fleetEntry({ name: 'on', directScaleOut: true }), absent] };
+    expect(parseFleetConfig(JSON.stringify(config)).fleets.map((f) => f.directScaleOut)).toEqual([true, false]);
+    const bad = { ...runtimeConfig(), fleets: [{ ...fleetEntry(), directScaleOut: 'yes' }] };
+    expect(problemsOf(JSON.stringify(bad))).toContain('fleets[0].directScaleOut: expected true or false, got "yes"');
+  });
+
   test('repository scope needs a repository', () => {
     const config = { ...runtimeConfig(), github: { ...runtimeConfig().github, scope: 'repository' } };
     expect(problemsOf(JSON.stringify(config))).toContain('github.repo: required for repository scope, got undefined');
@@ -75,8 +83,11 @@ describe('parseFleetConfig', () => {
 
   test('property: every well-formed configuration round-trips', () => {
     const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
-    fc.assert(fc.property(fc.uniqueArray(name, { minLength: 1, maxLength: 5 }), fc.boolean(), fc.nat(86400), (names, persistent, grace) => {
-      const config = runtimeConfig(names.map((n) => fleetEntry({ name: n, mode: persistent ? 'persistent' : 'ephemeral', offlineGraceSeconds: grace })));
+    const names = fc.uniqueArray(name, { minLength: 1, maxLength: 5 });
+    fc.assert(fc.property(names, fc.boolean(), fc.nat(86400), fc.boolean(), (fleetNames, persistent, grace, direct) => {
+      const config = runtimeConfig(fleetNames.map((n) => fleetEntry({
+        name: n, mode: persistent ? 'persistent' : 'ephemeral', offlineGraceSeconds: grace, directScaleOut: direct,
+      })));
       expect(parseFleetConfig(JSON.stringify(config))).toEqual(config);
     }));
   });

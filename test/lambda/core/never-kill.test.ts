@@ -7,7 +7,9 @@
  * GitHub goes down and comes back, webhook-driven or scheduled control-plane runs, and time passing (the
  * instance's retirement check every 5 seconds, the hook's heartbeat timeout).
  *
- * The control plane's decisions are the real code (`presenceOf`, `decideTermination`, `planSweep`). The
+ * The control plane's decisions are the real code (`presenceOf`, `decideTermination`, `planSweep`, and the
+ * capacity controller's `decideCapacity`, whose excess lowers the desired capacity so that Auto Scaling
+ * picks an unprotected instance; an ephemeral instance retires after its job with a decrement). The
  * instance's side is a model of the bootstrap's retirement check (tested itself, as a shell program, in
  * test/instances/user-data.test.ts): under the job lock, stop the listener only when no worker and no busy
  * marker exist; hold the terminate action with heartbeats while a job runs.
@@ -17,6 +19,7 @@
  * design this library replaces did) is run through the same model and must be caught.
  */
 import fc from 'fast-check';
+import { decideCapacity } from '../../../lambda/core/capacity';
 import { planSweep } from '../../../lambda/core/orphans';
 import { decideTermination, presenceOf } from '../../../lambda/core/termination';
 import type { GitHubRunner } from '../../../lambda/ports';
@@ -28,7 +31,8 @@ const HEARTBEAT_TIMEOUT = 900;
 const WATCH_EVERY = 5;
 
 type Lifecycle = 'InService' | 'Terminating:Wait' | 'Terminated';
-type Event = 'assign' | 'hook' | 'finish' | 'scaleIn' | 'refresh' | 'githubDown' | 'githubUp' | 'controlPlane' | 'sweep' | 'tick';
+type Event = 'assign' | 'hook' | 'finish' | 'scaleIn' | 'refresh' | 'githubDown' | 'githubUp' | 'controlPlane' | 'sweep' | 'tick'
+  | 'queue' | 'controller';
 type Policy = 'library' | 'naive';
 
 class Model {
@@ -44,6 +48,9 @@ class Model {
   jobsDone = 0;
   githubDown = false;
   rest = { exists: true, online: true, busy: false };
+  /** The group's desired capacity, and whether a job waits for a runner (the webhook's view). */
+  desired = 1;
+  queued = false;
   readonly violations: string[] = [];
 
   constructor(readonly mode: 'ephemeral' | 'persistent', readonly policy: Policy) {}
@@ -54,6 +61,7 @@ class Model {
         // GitHub hands a job to an online, idle runner; an ephemeral runner takes one job only.
         if (this.listener && !this.worker && this.lifecycle !== 'Terminated' && (this.mode === 'persistent' || this.jobsDone === 0)) {
           this.worker = true;
+          this.queued = false;
         }
         break;
       case 'hook':
@@ -71,15 +79,23 @@ class Model {
           if (this.mode === 'persistent') {
             this.protectedFromScaleIn = false;
           } else {
-            // The ephemeral runner exits and GitHub removes it; the instance replaces itself.
+            // The ephemeral runner exits and GitHub removes it; the instance leaves with a decrement
+            // of the desired capacity (the controller decides whether to replace it).
             this.listener = false;
             this.registered = false;
+            if (this.lifecycle === 'InService') this.desired = Math.max(0, this.desired - 1);
             this.beginTermination();
           }
         }
         break;
       case 'scaleIn':
         if (this.lifecycle === 'InService' && !this.protectedFromScaleIn) this.beginTermination();
+        break;
+      case 'queue':
+        this.queued = true;
+        break;
+      case 'controller':
+        this.capacityController();
         break;
       case 'refresh':
         this.rest = { exists: this.registered, online: this.listener, busy: this.worker || this.busyMarker };
@@ -154,6 +170,23 @@ class Model {
     }
   }
 
+  /**
+   * The capacity controller (the real decision): a positive gap raises the desired capacity (a new
+   * instance, not modelled); an excess lowers it, and Auto Scaling then terminates this instance only
+   * if it is in service above the desired capacity and not protected from scale-in.
+   */
+  private capacityController(): void {
+    const inService = this.lifecycle === 'InService' ? 1 : 0;
+    const decision = decideCapacity({
+      group: { desired: this.desired, min: 0, max: 2, busy: inService && this.protectedFromScaleIn ? 1 : 0 },
+      idleTarget: 0,
+      waiting: this.queued ? 1 : 0,
+      idle: 0,
+    });
+    this.desired = decision.need;
+    if (inService > this.desired && !this.protectedFromScaleIn) this.beginTermination();
+  }
+
   /** The scheduled sweep's runner deletions (the real plan), on GitHub's view. */
   private sweep(): void {
     if (this.githubDown) return;
@@ -200,7 +233,7 @@ class Model {
 
 const events = fc.array(
   fc.constantFrom<Event>('assign', 'hook', 'finish', 'scaleIn', 'refresh', 'githubDown', 'githubUp', 'controlPlane', 'sweep',
-    'tick', 'tick', 'tick', 'tick', 'tick'),
+    'queue', 'controller', 'controller', 'tick', 'tick', 'tick', 'tick', 'tick'),
   { maxLength: 300 },
 );
 const mode = fc.constantFrom<'ephemeral' | 'persistent'>('ephemeral', 'persistent');
@@ -232,6 +265,10 @@ describe('no job is ever killed by scale-in', () => {
       ['refresh', 'assign', 'scaleIn', 'controlPlane', ...Array<Event>(60).fill('tick'), 'controlPlane', 'hook'] as Event[]],
     ['GitHub is down while the instance terminates',
       ['assign', 'githubDown', 'scaleIn', 'controlPlane', 'sweep', ...Array<Event>(30).fill('tick'), 'controlPlane'] as Event[]],
+    ['the controller sees an excess just as a job is handed to the runner (before its hook ran)',
+      ['assign', 'controller', 'tick', 'tick', 'hook', 'controller', 'refresh', 'controlPlane', 'tick', 'tick', 'tick', 'tick', 'tick'] as Event[]],
+    ['a queued job keeps the controller from removing the idle runner that is about to take it',
+      ['queue', 'controller', 'controller', 'assign', 'hook', 'controller', 'finish', 'controller'] as Event[]],
     ['the instance is already in Terminating:Wait when the job starts',
       ['scaleIn', 'tick', 'tick', 'tick', 'tick', 'assign', 'tick', 'hook', 'controlPlane', 'refresh', 'controlPlane'] as Event[]],
   ])('%s', (_name, sequence) => {
@@ -240,6 +277,15 @@ describe('no job is ever killed by scale-in', () => {
       expect(model.violations).toEqual([]);
       expect(model.lifecycle).toBe('Terminated');
     }
+  });
+
+  test('the controller removes an idle instance nobody needs, never one a queued job needs', () => {
+    const waiting = new Model('persistent', 'library');
+    ['queue', 'controller', 'controller'].forEach((e) => waiting.step(e as Event));
+    expect(waiting.lifecycle).toBe('InService');
+    const idle = new Model('persistent', 'library');
+    idle.step('controller');
+    expect(idle.lifecycle).toBe('Terminating:Wait');
   });
 
   test('an idle instance chosen for scale-in leaves within one check, even with GitHub down', () => {

@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import {
-  dueForCheck, fleetOfRunner, jobsToReconcile, labelsOfFleet, parseDelivery, preCheck, RECONCILE_AFTER_SECONDS, routeJob, runnerDemand,
-  secondsToStart, statusOfAction,
+  dueForCheck, fleetOfRunner, jobsToReconcile, labelsOfFleet, parseDelivery, preCheck, RECONCILE_AFTER_SECONDS, routeJob, secondsToStart,
+  statusOfAction,
 } from '../../../lambda/core/webhook';
-import { changeFor, demandSteps } from '../../../src/scaling/step-intervals';
 import { fleetEntry, workflowJobPayload } from '../fixtures';
 
 const request = (overrides: Partial<{ method: string; headers: Record<string, string>; body: string }> = {}) => ({
@@ -169,46 +168,5 @@ describe('small decisions', () => {
       expect(checks).toBe(10);
     }));
     expect(dueForCheck(RECONCILE_AFTER_SECONDS - 1)).toBe(false);
-  });
-});
-
-describe('runner demand and the demand step policy', () => {
-  test('worked example: 10 queued, target 2, 2 idle: 10 runners wanted', () => {
-    expect(runnerDemand({ queued: 10, idleTarget: 2, idle: 2 })).toBe(10);
-    expect(runnerDemand({ queued: 0, idleTarget: 0, idle: 0 })).toBe(0);
-    expect(runnerDemand({ queued: 0, idleTarget: 1, idle: 3 })).toBe(-2);
-  });
-
-  const input = fc.record({ queued: fc.nat(300), idleTarget: fc.nat(20), idle: fc.nat(300) });
-
-  test('property: monotone in demand, the idle runners subtracted', () => {
-    fc.assert(fc.property(input, fc.nat(50), (i, more) => {
-      expect(runnerDemand({ ...i, queued: i.queued + more })).toBe(runnerDemand(i) + more);
-      expect(runnerDemand({ ...i, idle: i.idle + more })).toBe(runnerDemand(i) - more);
-    }));
-  });
-
-  test('property: one step adds the whole demand (up to 20 a step), never above max, nothing when there is no demand', () => {
-    fc.assert(fc.property(input, fc.integer({ min: 1, max: 500 }), fc.nat(500), (i, maxCapacity, current) => {
-      const plan = demandSteps(maxCapacity);
-      const demand = runnerDemand(i);
-      const step = changeFor(plan, demand);
-      if (demand < 1) {
-        // Below the threshold the alarm is OK: no step runs.
-        expect(demand).toBeLessThanOrEqual(plan.threshold);
-        return;
-      }
-      expect(step).toBe(Math.min(demand, maxCapacity, 20));
-      // Auto Scaling clamps the change to the maximum: the group never exceeds it.
-      const capacity = Math.min(maxCapacity, Math.min(current, maxCapacity) + step!);
-      expect(capacity).toBeLessThanOrEqual(maxCapacity);
-    }));
-  });
-
-  test('property: steps are monotone in demand', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 200 }), fc.nat(5), (maxCapacity, d, more) => {
-      const plan = demandSteps(maxCapacity);
-      expect(changeFor(plan, d + more)!).toBeGreaterThanOrEqual(changeFor(plan, d)!);
-    }));
   });
 });

@@ -83,6 +83,49 @@ function tunedHandler(entry: EntryPoint, github: GitHubTuning): LoadedFunction['
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
+/** An Auto Scaling group as the capacity controller reads it (DescribeAutoScalingGroups). */
+export interface DescribedGroup {
+  readonly name: string;
+  desired: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly instances?: ReadonlyArray<{ readonly id: string; readonly state?: string; readonly protected?: boolean }>;
+}
+
+/**
+ * Answers DescribeAutoScalingGroups with `groups` (by the names asked for; a name not listed is a group
+ * that does not exist) and SetDesiredCapacity by setting the group's `desired`, as Auto Scaling would.
+ */
+export function describeGroups(stub: AwsStub<any, any, any>, as: typeof AutoScaling, groups: DescribedGroup[]): void {
+  stub.on(as.DescribeAutoScalingGroupsCommand).callsFake(async (input: AutoScaling.DescribeAutoScalingGroupsCommandInput) => ({
+    AutoScalingGroups: groups.filter((g) => input.AutoScalingGroupNames?.includes(g.name)).map((g) => ({
+      AutoScalingGroupName: g.name,
+      MinSize: g.min ?? 0,
+      MaxSize: g.max ?? 10,
+      DesiredCapacity: g.desired,
+      DefaultCooldown: 300,
+      AvailabilityZones: [`${REGION}a`],
+      HealthCheckType: 'EC2',
+      CreatedTime: new Date('2026-01-01T00:00:00Z'),
+      Instances: (g.instances ?? []).map((i) => ({
+        InstanceId: i.id,
+        LifecycleState: (i.state ?? 'InService') as 'InService',
+        ProtectedFromScaleIn: i.protected ?? false,
+        AvailabilityZone: `${REGION}a`,
+        HealthStatus: 'Healthy',
+      })),
+    })),
+  }));
+  stub.on(as.SetDesiredCapacityCommand).callsFake(async (input: AutoScaling.SetDesiredCapacityCommandInput) => {
+    const group = groups.find((g) => g.name === input.AutoScalingGroupName);
+    if (!group) {
+      throw Object.assign(new Error(`AutoScalingGroup name not found - ${input.AutoScalingGroupName}`), { name: 'ValidationError' });
+    }
+    group.desired = input.DesiredCapacity!;
+    return {};
+  });
+}
+
 let requestNumber = 0;
 
 /** A Lambda context with `budgetMs` left at the start of the invocation (the function's timeout). */

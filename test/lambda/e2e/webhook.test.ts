@@ -1,21 +1,22 @@
 /**
  * The webhook function end to end: the real entry point and adapters (signature check with
- * @octokit/webhooks-methods, the DynamoDB job store, Powertools EMF), Function URL events signed with
- * HMAC-SHA256 as GitHub signs them; Secrets Manager and DynamoDB through aws-sdk-client-mock, the table
- * kept in a Map with the conditional writes the adapter asks for.
+ * @octokit/webhooks-methods, the DynamoDB job store, the Auto Scaling port, Powertools EMF), Function URL
+ * events signed with HMAC-SHA256 as GitHub signs them; Secrets Manager, DynamoDB and Auto Scaling through
+ * aws-sdk-client-mock, the table kept in a Map with the conditional writes the adapter asks for.
  */
 import { createHmac } from 'crypto';
+import type * as AutoScaling from '@aws-sdk/client-auto-scaling';
 import type * as DynamoDB from '@aws-sdk/client-dynamodb';
 import type * as SecretsManager from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import { AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../../../src/contract';
 import { fleetEntry, runtimeConfig, workflowJobPayload } from '../fixtures';
-import { lambdaContext, OutputCapture } from './harness';
+import { DescribedGroup, describeGroups, lambdaContext, OutputCapture } from './harness';
 
 const SECRET = 'a webhook secret of forty characters....';
 const config: FleetRuntimeConfig = {
-  ...runtimeConfig([fleetEntry({ name: 'linux', idleTarget: 1 })]),
+  ...runtimeConfig([fleetEntry({ name: 'linux', idleTarget: 1, directScaleOut: true })]),
   webhook: { tableName: 'jobs', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-AbCdEf', maxBodyBytes: 65536 },
 };
 
@@ -25,12 +26,17 @@ interface LoadedWebhook {
   readonly handler: (event: APIGatewayProxyEventV2, context?: object) => Promise<{ statusCode?: number; body?: string }>;
   readonly table: Map<string, Item>;
   readonly secretReads: () => number;
+  /** The fleet's group: desired capacity 1 of 0..10 until SetDesiredCapacity changes it. */
+  readonly group: DescribedGroup;
+  readonly autoScaling: AwsStub<any, any, any>;
+  readonly as: typeof AutoScaling;
 }
 
 /** A fresh execution environment of lambda/webhook.lambda.ts. */
-function loadWebhook(): LoadedWebhook {
+function loadWebhook(withConfig: FleetRuntimeConfig = config): LoadedWebhook {
   const previous = process.env[ENV_FLEET_CONFIG];
-  process.env[ENV_FLEET_CONFIG] = JSON.stringify(config);
+  process.env[ENV_FLEET_CONFIG] = JSON.stringify(withConfig);
+  const group: DescribedGroup = { name: 'linux-asg', desired: 1 };
   const table = new Map<string, Item>();
   let reads = 0;
   let loaded: LoadedWebhook | undefined;
@@ -72,10 +78,12 @@ function loadWebhook(): LoadedWebhook {
         const fleet = Object.values(input.ExpressionAttributeValues ?? {})[0]?.S;
         return { Items: [...table.values()].filter((i) => i.queuedFleet?.S === fleet) };
       });
-      dynamo.on(ddb.GetItemCommand).callsFake(async (input: DynamoDB.GetItemCommandInput) => ({ Item: table.get(input.Key!.pk.S!) }));
+      const as = require('@aws-sdk/client-auto-scaling') as typeof AutoScaling;
+      const autoScaling = mockClient(as.AutoScalingClient);
+      describeGroups(autoScaling, as, [group]);
       const { handler } = require('../../../lambda/webhook.lambda');
       /* eslint-enable @typescript-eslint/no-require-imports */
-      loaded = { handler, table, secretReads: () => reads };
+      loaded = { handler, table, secretReads: () => reads, group, autoScaling, as };
     });
   } finally {
     if (previous === undefined) delete process.env[ENV_FLEET_CONFIG];
@@ -121,18 +129,45 @@ beforeEach(() => {
 afterEach(() => output.stop());
 
 describe('webhook function (Function URL) end to end', () => {
-  test('a signed queued delivery: 202, the job stored, queued jobs and demand published at 1-second resolution', async () => {
+  test('a signed queued delivery: 202, the job stored, the desired capacity raised to the need, the gap left (0) published at 1-second resolution', async () => {
     const fn = loadWebhook();
     const response = await fn.handler(functionUrlEvent(workflowJobPayload({ id: 11, labels: ['self-hosted', 'linux', 'x64'] })), lambdaContext('webhook'));
     expect(response.statusCode).toBe(202);
     expect(JSON.parse(response.body!)).toEqual({ message: 'job 11 queued: fleet linux' });
     expect(fn.table.get('job#11')?.status).toEqual({ S: 'queued' });
-    const demand = output.metrics().find((l) => 'RunnerDemand' in l)!;
-    expect(demand.Fleet).toBe('linux');
-    // 1 queued + idle target 1 - 0 idle (no count stored yet)
-    expect(demand.RunnerDemand).toBe(2);
-    const definitions = demand._aws.CloudWatchMetrics[0].Metrics;
-    expect(definitions).toEqual(expect.arrayContaining([expect.objectContaining({ Name: 'RunnerDemand', StorageResolution: 1 })]));
+    // need = 1 queued + 0 busy + idle target 1 = 2; desired was 1.
+    // The group read, and read back once after the raise (a crossing call would be undone).
+    expect(fn.autoScaling.commandCalls(fn.as.DescribeAutoScalingGroupsCommand).map((c) => c.args[0].input))
+      .toEqual([{ AutoScalingGroupNames: ['linux-asg'] }, { AutoScalingGroupNames: ['linux-asg'] }]);
+    expect(fn.autoScaling.commandCalls(fn.as.SetDesiredCapacityCommand).map((c) => c.args[0].input))
+      .toEqual([{ AutoScalingGroupName: 'linux-asg', DesiredCapacity: 2, HonorCooldown: false }]);
+    const line = output.metrics().find((l) => 'CapacityGap' in l)!;
+    expect(line.Fleet).toBe('linux');
+    expect(line.CapacityGap).toBe(0);
+    expect(line.CapacityNeeded).toBe(2);
+    expect(line._aws.CloudWatchMetrics[0].Metrics).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Name: 'CapacityGap', StorageResolution: 1 }),
+      expect.objectContaining({ Name: 'CapacityNeeded', StorageResolution: 1 }),
+    ]));
+  });
+
+  test('without the direct path no SetDesiredCapacity call: the whole gap is published for the alarm', async () => {
+    const fn = loadWebhook({ ...config, fleets: config.fleets.map((f) => ({ ...f, directScaleOut: false })) });
+    await fn.handler(functionUrlEvent(workflowJobPayload({ id: 14 })));
+    await fn.handler(functionUrlEvent(workflowJobPayload({ id: 15 })));
+    expect(fn.autoScaling.commandCalls(fn.as.SetDesiredCapacityCommand)).toEqual([]);
+    expect(output.metrics().filter((l) => 'CapacityGap' in l).map((l) => l.CapacityGap)).toEqual([1, 2]);
+  });
+
+  test('SetDesiredCapacity refused (access denied): the delivery still succeeds, the gap goes to the alarm, a warning is logged', async () => {
+    const fn = loadWebhook();
+    fn.autoScaling.on(fn.as.SetDesiredCapacityCommand).rejects(Object.assign(new Error('not authorized to perform: autoscaling:SetDesiredCapacity'), { name: 'AccessDenied' }));
+    const response = await fn.handler(functionUrlEvent(workflowJobPayload({ id: 16 })));
+    expect(response.statusCode).toBe(202);
+    expect(output.metric('CapacityGap', 'linux')).toBe(1);
+    expect(output.logs().filter((l) => l.level === 'WARN')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('could not be raised'), fleet: 'linux', target: 2, errorKind: 'AccessDenied' }),
+    ]);
   });
 
   test('a body the Function URL base64-encoded is verified over its raw bytes', async () => {
@@ -168,6 +203,9 @@ describe('webhook function (Function URL) end to end', () => {
     }
     expect(fn.secretReads()).toBe(1);
     expect(fn.table.size).toBe(10);
+    // One raise per queued job: 1 + 1, 2 + 1, ... 5 + 1.
+    expect(fn.autoScaling.commandCalls(fn.as.SetDesiredCapacityCommand).map((c) => c.args[0].input.DesiredCapacity)).toEqual([2, 3, 4, 5, 6]);
+    expect(fn.group.desired).toBe(6);
   });
 
   test('queued then in_progress: the queue empties, the time to start is published in seconds', async () => {

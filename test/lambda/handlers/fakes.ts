@@ -1,6 +1,6 @@
 import type { HandlerDeps } from '../../../lambda/handlers/deps';
 import type {
-  AutoScalingPort, DeleteRunnerOutcome, FleetState, GitHubPort, GitHubRunner, GroupInstance, InstanceSecretInfo, InstanceSecretWrite,
+  AutoScalingPort, DeleteRunnerOutcome, GitHubPort, GitHubRunner, GroupInstance, InstanceSecretInfo, InstanceSecretWrite,
   JitConfigRequest, JobRecord, JobStatus, JobStorePort, LifecycleActionRef, LifecycleResult, LoggerPort, MetricOptions, MetricsPort,
   SecretsPort, SignatureVerifier,
 } from '../../../lambda/ports';
@@ -28,6 +28,15 @@ export class Faults {
 
 const STATUS_RANK: Record<JobStatus, number> = { queued: 1, in_progress: 2, completed: 3 };
 
+/** An Auto Scaling group as DescribeAutoScalingGroups and SetDesiredCapacity see it. */
+export interface GroupModel {
+  desired: number;
+  min: number;
+  max: number;
+  /** The group's instances (not its warm pool's), with their scale-in protection. */
+  instances: GroupInstance[];
+}
+
 export class World {
   readonly calls: Call[] = [];
   readonly faults = new Faults();
@@ -45,7 +54,11 @@ export class World {
   readonly jobStatuses = new Map<number, JobStatus | 'not-found'>();
   readonly deliveries = new Set<string>();
   readonly jobRecords = new Map<number, JobRecord>();
-  readonly fleetStates = new Map<string, FleetState>();
+  /**
+   * The Auto Scaling groups behind describeCapacity and setDesiredCapacity, by name. A group not set up
+   * here is created on first use (see {@link World.group}).
+   */
+  readonly groups = new Map<string, GroupModel>();
   readonly logs: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
   /** Actions that no longer exist (completing them resolves false). */
   readonly goneActions = new Set<string>();
@@ -111,14 +124,6 @@ export class World {
       this.record('jobs', 'queuedJobs', [fleet]);
       return [...this.jobRecords.values()].filter((j) => j.fleet === fleet && j.status === 'queued');
     },
-    putFleetState: async (fleet, state) => {
-      this.record('jobs', 'putFleetState', [fleet, state]);
-      this.fleetStates.set(fleet, state);
-    },
-    getFleetState: async (fleet) => {
-      this.record('jobs', 'getFleetState', [fleet]);
-      return this.fleetStates.get(fleet);
-    },
   };
 
   /** Accepts exactly the signature `sha256=good`. */
@@ -149,6 +154,20 @@ export class World {
     listGroupInstances: async (name) => {
       this.record('autoScaling', 'listGroupInstances', [name]);
       return [...this.instances];
+    },
+    describeCapacity: async (name) => {
+      this.record('autoScaling', 'describeCapacity', [name]);
+      const group = this.group(name);
+      return { desired: group.desired, min: group.min, max: group.max, instances: group.instances.map((i) => ({ ...i })) };
+    },
+    setDesiredCapacity: async (name, desired) => {
+      this.record('autoScaling', 'setDesiredCapacity', [name, desired]);
+      const group = this.group(name);
+      // As Auto Scaling answers: a ValidationError outside min..max, nothing changed.
+      if (desired > group.max || desired < group.min) {
+        throw Object.assign(new Error(`New SetDesiredCapacity value ${desired} is outside ${group.min}..${group.max} for the AutoScalingGroup.`), { name: 'ValidationError' });
+      }
+      group.desired = desired;
     },
   };
 
@@ -185,6 +204,18 @@ export class World {
   private record(port: string, method: string, args: unknown[]): void {
     this.calls.push({ port, method, args });
     this.faults.take(method);
+  }
+
+  /** The group named `name`, created on first use with `initial` over 0 desired, sizes 0..10 and no instance. */
+  group(name: string, initial: Partial<GroupModel> = {}): GroupModel {
+    let group = this.groups.get(name);
+    if (!group) {
+      group = { desired: 0, min: 0, max: 10, instances: [], ...initial };
+      this.groups.set(name, group);
+    } else {
+      Object.assign(group, initial);
+    }
+    return group;
   }
 
   callsOf(method: string): Call[] {

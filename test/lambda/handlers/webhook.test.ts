@@ -1,7 +1,6 @@
-import { createIdleMetricHandler } from '../../../lambda/handlers/idle-metric';
-import { createWebhookHandler, FLEET_STATE_MAX_AGE_SECONDS } from '../../../lambda/handlers/webhook';
+import { createWebhookHandler } from '../../../lambda/handlers/webhook';
 import type { FleetRuntimeConfig } from '../../../src/contract';
-import { fleetEntry, runner, runtimeConfig, workflowJobPayload } from '../fixtures';
+import { fleetEntry, runtimeConfig, workflowJobPayload } from '../fixtures';
 import { World } from './fakes';
 
 const NOW = new Date('2026-11-24T10:00:30Z');
@@ -26,10 +25,13 @@ function delivery(body: string, overrides: { event?: string; signature?: string;
   };
 }
 
-function handler(world: World, now = NOW) {
-  const { jobs, verifier, metricsPort: metrics, logger } = world;
-  return createWebhookHandler({ config, jobs, verifier, metrics, logger, now: () => now });
+function handler(world: World, now = NOW, withConfig = config) {
+  const { jobs, verifier, metricsPort: metrics, logger, autoScaling } = world;
+  return createWebhookHandler({ config: withConfig, jobs, autoScaling, verifier, metrics, logger, now: () => now });
 }
+
+/** The same fleets with the controller's direct path on. */
+const directConfig: FleetRuntimeConfig = { ...config, fleets: config.fleets.map((f) => ({ ...f, directScaleOut: true })) };
 
 describe('webhook handler: refusals', () => {
   test.each([
@@ -71,35 +73,75 @@ describe('webhook handler: refusals', () => {
 });
 
 describe('webhook handler: jobs', () => {
-  test('a queued job is routed, recorded and raises its fleet\'s demand at once (high resolution)', async () => {
+  test('a queued job is routed, recorded, and its fleet\'s capacity gap published at once (high resolution)', async () => {
     const world = new World();
-    world.fleetStates.set('linux', { idle: 2, measuredAt: '2026-11-24T10:00:00Z' });
+    world.group('linux-asg', { desired: 2, max: 20 });
     const answer = await handler(world)(delivery(workflowJobPayload({ id: 7, labels: ['self-hosted', 'linux', 'x64'] })));
     expect(answer).toEqual({ statusCode: 202, message: 'job 7 queued: fleet linux' });
     expect(world.jobRecords.get(7)).toEqual(expect.objectContaining({ fleet: 'linux', status: 'queued', repository: 'acme/app' }));
-    // 1 queued + target 2 - 2 idle
+    // need = 1 waiting + 0 busy + target 2; have = desired 2; the direct path is off: the gap goes to the alarm.
     expect(world.metrics.filter((m) => m.fleet === 'linux')).toEqual([
       { name: 'QueuedJobs', fleet: 'linux', value: 1, options: { highResolution: true } },
-      { name: 'RunnerDemand', fleet: 'linux', value: 1, options: { highResolution: true } },
+      { name: 'CapacityGap', fleet: 'linux', value: 1, options: { highResolution: true } },
+      { name: 'CapacityNeeded', fleet: 'linux', value: 3, options: { highResolution: true } },
     ]);
+    expect(world.callsOf('setDesiredCapacity')).toEqual([]);
+    expect(world.callsOf('describeCapacity').map((c) => c.args)).toEqual([['linux-asg']]);
   });
 
-  test('a burst of 10 queued jobs: the demand reaches 10 + target - idle, one delivery at a time', async () => {
+  test('direct path: a burst of 10 queued jobs raises the desired capacity to 10 + target, one delivery at a time, and leaves no gap', async () => {
     const world = new World();
-    world.fleetStates.set('linux', { idle: 2, measuredAt: '2026-11-24T10:00:00Z' });
-    const handle = handler(world);
+    world.group('linux-asg', { desired: 2, max: 20 });
+    const handle = handler(world, NOW, directConfig);
     for (let id = 1; id <= 10; id++) {
       await handle(delivery(workflowJobPayload({ id })));
     }
     expect(world.lastMetric('QueuedJobs')).toBe(10);
-    expect(world.lastMetric('RunnerDemand')).toBe(10);
+    expect(world.group('linux-asg').desired).toBe(12);
+    // The first delivery finds 1 + 2 = 3 against 2; each next one a single instance more.
+    expect(world.callsOf('setDesiredCapacity').map((c) => c.args[1])).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(world.metrics.filter((m) => m.name === 'CapacityGap').map((m) => m.value)).toEqual(Array(10).fill(0));
   });
 
-  test('a stale or missing idle count counts as 0 idle: jobs still bring runners', async () => {
+  test('a redelivered burst (duplicates) changes nothing: no second raise for the same jobs', async () => {
     const world = new World();
-    world.fleetStates.set('linux', { idle: 5, measuredAt: new Date(NOW.getTime() - (FLEET_STATE_MAX_AGE_SECONDS + 1) * 1000).toISOString() });
-    await handler(world)(delivery(workflowJobPayload({ id: 1 })));
-    expect(world.lastMetric('RunnerDemand')).toBe(3);
+    world.group('linux-asg', { desired: 0, max: 20 });
+    const handle = handler(world, NOW, directConfig);
+    for (const id of [1, 2, 3]) {
+      await handle(delivery(workflowJobPayload({ id }), { id: `d-${id}` }));
+    }
+    for (const id of [1, 2, 3]) {
+      await handle(delivery(workflowJobPayload({ id }), { id: `d-${id}` }));
+    }
+    expect(world.group('linux-asg').desired).toBe(5);
+    expect(world.callsOf('setDesiredCapacity')).toHaveLength(3);
+  });
+
+  test('a job that starts moves from waiting to busy: the need stays, nothing is raised twice', async () => {
+    const world = new World();
+    const group = world.group('linux-asg', { desired: 0, max: 20 });
+    const handle = handler(world, NOW, directConfig);
+    await handle(delivery(workflowJobPayload({ id: 1 })));
+    expect(group.desired).toBe(3);
+    // The instance launched for it takes the job: its job-started hook protects it from scale-in.
+    group.instances = [{ instanceId: 'i-0123456789abcdef0', lifecycleState: 'InService', protectedFromScaleIn: true }];
+    await handle(delivery(workflowJobPayload({ id: 1, action: 'in_progress', startedAt: '2026-11-24T10:00:20Z', runnerName: 'linux-i-0123456789abcdef0' })));
+    expect(world.lastMetric('QueuedJobs')).toBe(0);
+    expect(world.lastMetric('CapacityNeeded')).toBe(3);
+    expect(world.lastMetric('CapacityGap')).toBe(0);
+    expect(world.callsOf('setDesiredCapacity')).toHaveLength(1);
+  });
+
+  test('the group unreadable: the job is still recorded (202), no gap is published, a warning logged', async () => {
+    const world = new World();
+    world.faults.add('describeCapacity', () => new Error('Rate exceeded'));
+    const answer = await handler(world, NOW, directConfig)(delivery(workflowJobPayload({ id: 8 })));
+    expect(answer.statusCode).toBe(202);
+    expect(world.jobRecords.get(8)?.status).toBe('queued');
+    expect(world.lastMetric('QueuedJobs')).toBe(1);
+    expect(world.lastMetric('CapacityGap')).toBeUndefined();
+    expect(world.callsOf('setDesiredCapacity')).toEqual([]);
+    expect(world.logs.some((l) => l.level === 'warn' && /could not be read/.test(l.message))).toBe(true);
   });
 
   test('in_progress: the job leaves the queue, the time to start is published for the fleet that ran it', async () => {
@@ -113,8 +155,9 @@ describe('webhook handler: jobs', () => {
     })));
     expect(world.jobRecords.get(9)).toEqual(expect.objectContaining({ fleet: 'arm', status: 'in_progress' }));
     expect(world.metrics).toContainEqual({ name: 'JobStartSeconds', fleet: 'arm', value: 14, options: { unit: 'Seconds' } });
-    // The fleet the labels routed to sees its queue empty again.
+    // The fleet the labels routed to sees its queue empty again, and both fleets' controllers ran.
     expect(world.lastMetric('QueuedJobs', 'linux')).toBe(0);
+    expect(world.callsOf('describeCapacity').map((c) => c.args[0])).toEqual(['linux-asg', 'arm-asg', 'linux-asg']);
   });
 
   test('a duplicate delivery is dropped: nothing recorded or counted twice', async () => {
@@ -159,51 +202,5 @@ describe('webhook handler: jobs', () => {
     const answer = await handler(world)(delivery(workflowJobPayload()));
     expect(answer).toEqual({ statusCode: 500, message: 'the delivery could not be processed' });
     expect(world.logs.some((l) => l.level === 'error' && l.message === 'Webhook delivery failed')).toBe(true);
-  });
-});
-
-describe('idle-metric handler with a webhook: reconciliation and demand', () => {
-  test('stores idle counts, corrects queued jobs whose deliveries were lost, publishes demand from the fresh count', async () => {
-    const world = new World();
-    world.runners = [runner({ status: 'online', busy: false, labels: ['fleet-linux'] })];
-    const record = (jobId: number, queuedAt: string) => world.jobRecords.set(jobId, {
-      jobId, fleet: 'linux', status: 'queued', repository: 'acme/app', queuedAt, updatedAt: queuedAt,
-    });
-    record(1, '2026-11-24T09:52:00Z'); // 8 minutes old: due; its in_progress delivery was lost
-    record(2, '2026-11-24T09:58:00Z'); // 2 minutes old: due; GitHub no longer knows it
-    record(3, '2026-11-24T09:56:00Z'); // 4 minutes old: due; really still queued
-    record(4, '2026-11-24T10:00:20Z'); // too young to check
-    record(5, '2026-11-24T09:55:00Z'); // 5 minutes old: checked at 4, next at 8
-    world.jobStatuses.set(1, 'in_progress');
-    world.jobStatuses.set(2, 'not-found');
-
-    const report = await createIdleMetricHandler(world.deps(config, NOW))();
-
-    expect(report.reconciled).toBe(2);
-    expect(world.callsOf('getJobStatus').map((c) => c.args[1])).toEqual([1, 3, 2]);
-    expect(world.jobRecords.get(1)?.status).toBe('in_progress');
-    expect(world.jobRecords.get(2)?.status).toBe('completed');
-    expect(world.fleetStates.get('linux')).toEqual({ idle: 1, measuredAt: NOW.toISOString() });
-    // 3 queued (3, 4 and 5) + target 2 - 1 idle
-    expect(world.lastMetric('QueuedJobs')).toBe(3);
-    expect(world.lastMetric('RunnerDemand')).toBe(4);
-    expect(world.lastMetric('RunnerDemand', 'arm')).toBe(0);
-  });
-
-  test('reconciliation failing does not stop the counts or the demand', async () => {
-    const world = new World();
-    world.jobRecords.set(1, { jobId: 1, fleet: 'linux', status: 'queued', repository: 'acme/app', queuedAt: '2026-11-24T09:56:00Z', updatedAt: '' });
-    world.faults.add('getJobStatus', () => new Error('boom'));
-    const report = await createIdleMetricHandler(world.deps(config, NOW))();
-    expect(report.ok).toBe(true);
-    expect(world.lastMetric('IdleRunners')).toBe(0);
-    expect(world.lastMetric('RunnerDemand')).toBe(3);
-  });
-
-  test('without a webhook the job store is never touched', async () => {
-    const world = new World();
-    await createIdleMetricHandler(world.deps(runtimeConfig(), NOW))();
-    expect(world.calls.filter((c) => c.port === 'jobs')).toEqual([]);
-    expect(world.lastMetric('RunnerDemand')).toBeUndefined();
   });
 });
