@@ -125,7 +125,7 @@ project.eslint?.addOverride({
 
 // The runtime functions. Their bundles land in assets/lambda/<name>.lambda/index.js.
 const bundlingOptions = { minify: true, sourcemap: false, externals: ['@aws-sdk/*'] } as javascript.BundlingOptions;
-for (const name of ['registration', 'deregistration', 'idle-metric', 'webhook']) {
+for (const name of ['registration', 'deregistration', 'idle-metric', 'webhook', 'instance-agent']) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `lambda/${name}.lambda.ts`,
     constructFile: `src/generated/${name}-function.ts`,

@@ -136,7 +136,34 @@ export interface AutoScalingPort {
   describeCapacity(autoScalingGroupName: string): Promise<GroupCapacity>;
   /** SetDesiredCapacity, without honouring cooldowns: the controller's direct path. */
   setDesiredCapacity(autoScalingGroupName: string, desiredCapacity: number): Promise<void>;
+  /** The ids of the instances in a group's warm pool (DescribeWarmPool, all pages); none without a warm pool. */
+  listWarmPoolInstances(autoScalingGroupName: string): Promise<string[]>;
+  /**
+   * SetInstanceProtection (scale-in protection) for one instance of a group. `not-in-service` when AWS
+   * refuses because the instance is not InService (terminating already, still pending, in the warm pool).
+   */
+  setInstanceProtection(autoScalingGroupName: string, instanceId: string, protectedFromScaleIn: boolean): Promise<InstanceActionOutcome>;
+  /**
+   * TerminateInstanceInAutoScalingGroup. With `decrementDesiredCapacity` the group shrinks by one;
+   * `at-min-size` when AWS refuses that because the desired capacity is the group's minimum size.
+   */
+  terminateInstance(instanceId: string, decrementDesiredCapacity: boolean): Promise<TerminateOutcome>;
+  /** SetInstanceHealth Unhealthy, not respecting the grace period: the group replaces the instance. */
+  setUnhealthy(instanceId: string): Promise<InstanceActionOutcome>;
 }
+
+/**
+ * What an Auto Scaling call on one instance came to, classified once in the adapter so handlers never
+ * parse AWS messages.
+ * - `done`: AWS accepted it
+ * - `not-in-service`: AWS refused because of the instance's state ("is not in InService ...": terminating
+ *   already, pending, in the warm pool)
+ * - `not-found`: no group knows the instance any more (terminated)
+ */
+export type InstanceActionOutcome = 'done' | 'not-in-service' | 'not-found';
+
+/** `at-min-size`: a decrement refused because the desired capacity is the group's minimum size. */
+export type TerminateOutcome = InstanceActionOutcome | 'at-min-size';
 
 /** A group's sizes and instances, as DescribeAutoScalingGroups reports them. */
 export interface GroupCapacity {

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the verification needs, when they are missing: shellcheck (user data
-# checks), jq (the bootstrap script under test), golang-go (gofmt for the Go bindings) and python3 (the
+# checks), jq (the bootstrap script under test), sudo (visudo checks the rendered sudoers rule), curl (the
+# agent client's SigV4 signing is checked with the real curl), golang-go (gofmt for the Go bindings) and python3 (the
 # Python bindings and example), chromium (the documentation site's browser check). Runs as root on the project's machines.
 set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v visudo >/dev/null 2>&1 || missing+=(sudo)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v gofmt >/dev/null 2>&1 || [ -x /usr/lib/go/bin/gofmt ] || missing+=(golang-go)

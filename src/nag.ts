@@ -22,6 +22,6 @@ export const NAG_REASONS = {
   lambdaBasicRole: 'AWSLambdaBasicExecutionRole only allows writing the function\'s own CloudWatch logs; it is the AWS-maintained minimum for a Lambda function.',
   nodeRuntime: 'The functions are bundled and tested against Node.js 22 (AWS SDK v3 in the runtime); the runtime is upgraded deliberately with the library, not implicitly.',
   describeStar: 'Auto Scaling Describe* and Secrets Manager ListSecrets support no resource-level permissions; they are read-only and return no secret values.',
-  groupPattern: 'Auto Scaling group ARNs contain a generated id; the statement is limited to groups tagged with this fleet\'s name by an autoscaling:ResourceTag condition.',
+  groupPattern: 'Auto Scaling group ARNs contain a generated id; the statement is limited to the groups tagged with this control plane\'s id by an autoscaling:ResourceTag condition.',
   secretPrefix: 'Per-instance secrets are created at run time with a random ARN suffix, so the resource is this fleet\'s name prefix; instances are further limited to the secret tagged with their own ARN.',
 } as const;

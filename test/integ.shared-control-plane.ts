@@ -49,3 +49,11 @@ integ.assertions.httpApiCall(controlPlane.webhookUrl!, {
   headers: { 'x-github-event': 'ping', 'x-github-delivery': 'integ-bad', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
   body: '{}',
 }).expect(ExpectedResult.objectLike({ status: 401 }));
+
+// The instance agent's URL (AWS_IAM) refuses a request that is not signed: Lambda answers 403 before the
+// function runs, so only signed callers (the instances' roles) reach it.
+integ.assertions.httpApiCall(controlPlane.instanceAgentUrl, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ action: 'leave', after: 'job', instanceId: 'i-0123456789abcdef0' }),
+}).expect(ExpectedResult.objectLike({ status: 403 }));

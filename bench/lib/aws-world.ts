@@ -4,7 +4,8 @@
  * request the fake GitHub server records comes from the real GitHub adapter.
  */
 import type {
-  AutoScalingPort, GroupCapacity, GroupInstance, InstanceSecretInfo, LifecycleActionRef, LifecycleResult, LoggerPort, MetricsPort, SecretsPort,
+  AutoScalingPort, GroupCapacity, GroupInstance, InstanceActionOutcome, InstanceSecretInfo, LifecycleActionRef, LifecycleResult, LoggerPort,
+  MetricsPort, SecretsPort,
 } from '../../lambda/ports';
 import type { FleetRuntimeEntry } from '../../src/contract';
 
@@ -47,6 +48,15 @@ export class AwsWorld {
     setDesiredCapacity: async (groupName: string, desired: number) => {
       this.desired.set(groupName, desired);
     },
+    // The instance agent's calls (the benchmark does not make them; kept consistent with the states above).
+    listWarmPoolInstances: async (groupName: string) =>
+      [...(this.groups.get(groupName) ?? new Map<string, string>())].filter(([, state]) => state.startsWith('Warmed')).map(([id]) => id),
+    setInstanceProtection: async (groupName: string, instanceId: string) => {
+      const state = this.groups.get(groupName)?.get(instanceId);
+      return state === undefined ? 'not-found' : state === 'InService' ? 'done' : 'not-in-service';
+    },
+    terminateInstance: async (instanceId: string) => this.beginTermination(instanceId),
+    setUnhealthy: async (instanceId: string) => this.beginTermination(instanceId),
   };
 
   readonly secretsPort: SecretsPort = {
@@ -71,6 +81,20 @@ export class AwsWorld {
       this.groups.set(groupName, group);
     }
     group.set(instanceId, lifecycleState);
+  }
+
+  /** An instance leaving its group: `Terminating:Wait` (its terminate hook), unless it is on its way out already. */
+  private beginTermination(instanceId: string): InstanceActionOutcome {
+    const group = [...this.groups.values()].find((instances) => instances.has(instanceId));
+    const state = group?.get(instanceId);
+    if (!group || state === undefined || state === 'Terminated') {
+      return 'not-found';
+    }
+    if (state.startsWith('Terminating')) {
+      return 'not-in-service';
+    }
+    group.set(instanceId, 'Terminating:Wait');
+    return 'done';
   }
 
   /** A secret written at `createdAt`, as the registration function would have. */

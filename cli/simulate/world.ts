@@ -138,6 +138,10 @@ export async function simulate(run: RunConfiguration, specs: JobSpec[], assume: 
     recordHeartbeat: notSimulated('RecordLifecycleActionHeartbeat'),
     groupOfInstance: notSimulated('DescribeAutoScalingInstances'),
     listGroupInstances: notSimulated('DescribeWarmPool'),
+    listWarmPoolInstances: notSimulated('DescribeWarmPool'),
+    setInstanceProtection: notSimulated('SetInstanceProtection'),
+    terminateInstance: notSimulated('TerminateInstanceInAutoScalingGroup'),
+    setUnhealthy: notSimulated('SetInstanceHealth'),
   };
   const githubPort: GitHubPort = {
     listRunners: async () => [...github.runners.values()].map((r) => ({

@@ -8,8 +8,13 @@ import {
   DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
   SetDesiredCapacityCommand,
+  SetInstanceHealthCommand,
+  SetInstanceProtectionCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import type { AutoScalingPort, GroupCapacity, GroupInstance, LifecycleActionRef, LifecycleResult } from '../ports';
+import type {
+  AutoScalingPort, GroupCapacity, GroupInstance, InstanceActionOutcome, LifecycleActionRef, LifecycleResult, TerminateOutcome,
+} from '../ports';
 
 /** Pages of scaling activities read to date draining instances (100 activities a page, newest first). */
 const ACTIVITY_PAGES = 3;
@@ -28,6 +33,10 @@ export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPor
     groupOfInstance: (instanceId) => groupOfInstance(client, instanceId),
     describeCapacity: (groupName) => describeCapacity(client, groupName),
     setDesiredCapacity: (groupName, desired) => setDesiredCapacity(client, groupName, desired),
+    listWarmPoolInstances: async (groupName) => (await warmPoolInstances(client, groupName)).map((i) => i.instanceId),
+    setInstanceProtection: (groupName, instanceId, protect) => setInstanceProtection(client, groupName, instanceId, protect),
+    terminateInstance: (instanceId, decrement) => terminateInstance(client, instanceId, decrement),
+    setUnhealthy: (instanceId) => setUnhealthy(client, instanceId),
   };
 }
 
@@ -109,16 +118,11 @@ export async function listGroupInstances(client: AutoScalingClient, autoScalingG
       instances.push({ instanceId: i.InstanceId, lifecycleState: i.LifecycleState ?? 'Unknown', protectedFromScaleIn: i.ProtectedFromScaleIn });
     }
   }
-  let nextToken: string | undefined;
-  do {
-    const warm = await client.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: autoScalingGroupName, NextToken: nextToken }));
-    for (const i of warm.Instances ?? []) {
-      if (i.InstanceId && !instances.some((known) => known.instanceId === i.InstanceId)) {
-        instances.push({ instanceId: i.InstanceId, lifecycleState: i.LifecycleState ?? 'Unknown' });
-      }
+  for (const i of await warmPoolInstances(client, autoScalingGroupName)) {
+    if (!instances.some((known) => known.instanceId === i.instanceId)) {
+      instances.push(i);
     }
-    nextToken = warm.NextToken;
-  } while (nextToken);
+  }
 
   const draining = instances.filter((i) => i.lifecycleState === 'Terminating:Wait').map((i) => i.instanceId);
   if (draining.length === 0) {
@@ -126,6 +130,99 @@ export async function listGroupInstances(client: AutoScalingClient, autoScalingG
   }
   const since = await terminationStarts(client, autoScalingGroupName, draining);
   return instances.map((i) => (since.has(i.instanceId) ? { ...i, terminatingSince: since.get(i.instanceId) } : i));
+}
+
+/** The instances of a group's warm pool (DescribeWarmPool, all pages). */
+export async function warmPoolInstances(client: AutoScalingClient, autoScalingGroupName: string): Promise<GroupInstance[]> {
+  const instances: GroupInstance[] = [];
+  let nextToken: string | undefined;
+  do {
+    const warm = await client.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: autoScalingGroupName, NextToken: nextToken }));
+    for (const i of warm.Instances ?? []) {
+      if (i.InstanceId) {
+        instances.push({ instanceId: i.InstanceId, lifecycleState: i.LifecycleState ?? 'Unknown' });
+      }
+    }
+    nextToken = warm.NextToken;
+  } while (nextToken);
+  return instances;
+}
+
+/** SetInstanceProtection for one instance; a refusal because of the instance's state is an outcome, not an error. */
+export async function setInstanceProtection(
+  client: AutoScalingClient, autoScalingGroupName: string, instanceId: string, protectedFromScaleIn: boolean,
+): Promise<InstanceActionOutcome> {
+  return outcomeOf(() => client.send(new SetInstanceProtectionCommand({
+    AutoScalingGroupName: autoScalingGroupName,
+    InstanceIds: [instanceId],
+    ProtectedFromScaleIn: protectedFromScaleIn,
+  })), instanceStateRefusal);
+}
+
+/** TerminateInstanceInAutoScalingGroup; `at-min-size` when a decrement would go below the group's minimum. */
+export async function terminateInstance(client: AutoScalingClient, instanceId: string, decrementDesiredCapacity: boolean): Promise<TerminateOutcome> {
+  return outcomeOf(() => client.send(new TerminateInstanceInAutoScalingGroupCommand({
+    InstanceId: instanceId,
+    ShouldDecrementDesiredCapacity: decrementDesiredCapacity,
+  })), classifyInstanceError);
+}
+
+/** SetInstanceHealth Unhealthy at once (ShouldRespectGracePeriod false): the group replaces the instance. */
+export async function setUnhealthy(client: AutoScalingClient, instanceId: string): Promise<InstanceActionOutcome> {
+  return outcomeOf(() => client.send(new SetInstanceHealthCommand({
+    InstanceId: instanceId,
+    HealthStatus: 'Unhealthy',
+    ShouldRespectGracePeriod: false,
+  })), instanceStateRefusal);
+}
+
+/** Runs an Auto Scaling call on one instance; the refusals `classify` knows become outcomes, anything else is thrown. */
+async function outcomeOf<T extends TerminateOutcome>(call: () => Promise<unknown>, classify: (error: unknown) => T | undefined): Promise<T | 'done'> {
+  try {
+    await call();
+    return 'done';
+  } catch (error) {
+    const outcome = classify(error);
+    if (outcome) {
+      return outcome;
+    }
+    throw error;
+  }
+}
+
+/** {@link classifyInstanceError} for calls that never decrement: a minimum-size refusal cannot be theirs. */
+function instanceStateRefusal(error: unknown): InstanceActionOutcome | undefined {
+  const outcome = classifyInstanceError(error);
+  return outcome === 'at-min-size' ? undefined : outcome;
+}
+
+/**
+ * What a ValidationError of a call on one instance means, from its message (Auto Scaling has no error
+ * codes for these):
+ * - "Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate
+ *   group's min size constraint. ..." → `at-min-size`
+ * - "The instance i-... is not in InService or EnteringStandby or Standby." (SetInstanceProtection on a
+ *   terminating, pending or warm instance), or any refusal for the instance's state → `not-in-service`
+ * - "Instance Id not found - No managed instance found for instance ID i-..." or "The instance i-... is
+ *   not part of Auto Scaling group ..." → `not-found`
+ * Anything else (throttling, access denied, an unknown message) is left to the caller as an error.
+ */
+export function classifyInstanceError(error: unknown): TerminateOutcome | undefined {
+  const e = error as { name?: string; message?: string } | undefined;
+  if (e?.name !== 'ValidationError') {
+    return undefined;
+  }
+  const message = e.message ?? '';
+  if (/desiredSize equals minSize|violate group's min size/i.test(message)) {
+    return 'at-min-size';
+  }
+  if (/no managed instance found|instance id not found|is not part of auto ?scaling group/i.test(message)) {
+    return 'not-found';
+  }
+  if (/\bis not in (InService|a valid state)|\bis (already )?(being )?terminat|\bin (the )?(Terminating|Warmed)[:\w]* state/i.test(message)) {
+    return 'not-in-service';
+  }
+  return undefined;
 }
 
 /** When termination began for each of `instanceIds`, from the newest scaling activities (DescribeScalingActivities). */

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { createAutoScalingClient, createAutoScalingPort } from './auto-scaling';
 import { createGitHubPort, GitHubPortOptions } from './github';
-import { toHttpResponse, toWebhookRequest } from './http';
+import { AgentFunctionUrlEvent, toAgentRequest, toAgentResponse, toHttpResponse, toWebhookRequest } from './http';
 import { createDynamoDbClient, createJobStore } from './job-store';
 import { createLogger, createMetrics, FleetLogger } from './powertools';
 import { environmentFromContext, unpackFleetConfig } from './runtime';
@@ -10,6 +10,7 @@ import { createSignatureVerifier } from './webhook-signature';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../../src/contract';
 import { parseFleetConfig } from '../core/config';
 import type { HandlerDeps } from '../handlers/deps';
+import { createInstanceAgentHandler } from '../handlers/instance-agent';
 import { createWebhookHandler } from '../handlers/webhook';
 
 /** Everything but the environment, which needs the first invocation's context (the account id). */
@@ -100,6 +101,27 @@ export function webhookLambdaHandler(
       logger.powertools.addContext(context as Context);
     }
     return toHttpResponse(await handle(toWebhookRequest(event)));
+  };
+}
+
+/**
+ * The instance agent's Lambda handler (a Function URL with AWS_IAM auth, payload 2.0): the configuration
+ * and the Auto Scaling client at cold start; the handler on the first invocation, when the function's ARN
+ * (and so its account and partition, which callers must match) is known. No GitHub client, no secret.
+ */
+export function instanceAgentLambdaHandler(
+  options: Pick<ColdStartOptions, 'env'> = {},
+): (event: AgentFunctionUrlEvent, context: InvocationContext) => Promise<APIGatewayProxyStructuredResultV2> {
+  const logger = createLogger();
+  const config = loadConfig(options.env ?? process.env, logger);
+  const autoScaling = createAutoScalingPort(createAutoScalingClient());
+  let handle: ReturnType<typeof createInstanceAgentHandler> | undefined;
+  return async (event, context) => {
+    if (context.awsRequestId && context.functionName) {
+      logger.powertools.addContext(context as Context);
+    }
+    handle ??= createInstanceAgentHandler({ config, autoScaling, logger, environment: environmentFromContext(context) });
+    return toAgentResponse(await handle(toAgentRequest(event)));
   };
 }
 

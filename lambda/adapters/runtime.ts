@@ -15,7 +15,8 @@ export function environmentFromContext(context: { readonly invokedFunctionArn: s
 
 /**
  * The runtime configuration as plain JSON: when the constructs sent the fleets gzipped (many fleets,
- * see `CompressedFleetRuntimeConfig`), they are unpacked here. Anything else is returned as it is, for
+ * see `CompressedFleetRuntimeConfig`), they are unpacked here, and the values only known at deploy time
+ * (`fleetValues`) merged back into their fleets. Anything else is returned as it is, for
  * `parseFleetConfig` to judge.
  */
 export function unpackFleetConfig(raw: string | undefined): string | undefined {
@@ -31,12 +32,19 @@ export function unpackFleetConfig(raw: string | undefined): string | undefined {
   if (typeof data.fleetsGzip !== 'string') {
     return raw;
   }
-  const { fleetsGzip, ...rest } = data;
+  const { fleetsGzip, fleetValues, ...rest } = data;
   let fleets: unknown;
   try {
     fleets = JSON.parse(gunzipSync(Buffer.from(fleetsGzip, 'base64')).toString('utf8'));
   } catch (error) {
     throw new Error(`RUNNER_FLEET_CONFIG: fleetsGzip is not gzipped JSON (${(error as Error).message})`);
   }
+  if (Array.isArray(fleets) && Array.isArray(fleetValues)) {
+    fleets = fleets.map((fleet, i) => (isObject(fleet) && isObject(fleetValues[i]) ? { ...fleet, ...fleetValues[i] } : fleet));
+  }
   return JSON.stringify({ ...rest, fleets });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

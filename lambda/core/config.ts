@@ -117,6 +117,7 @@ function parseFleets(value: unknown, problems: string[]): FleetRuntimeEntry[] {
     return {
       name,
       autoScalingGroupName: nonEmptyString(entry.autoScalingGroupName, `${at}.autoScalingGroupName`, problems) ?? '',
+      instanceRoleName: nonEmptyString(entry.instanceRoleName, `${at}.instanceRoleName`, problems) ?? '',
       fleetLabel,
       labels: labels ?? [],
       mode: entry.mode as FleetRuntimeEntry['mode'],

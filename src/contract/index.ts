@@ -51,7 +51,7 @@ export const DIMENSION_FLEET = 'Fleet';
 
 /** Tag keys written on AWS resources. */
 export const TagKeys = {
-  /** On the Auto Scaling group: the fleet name (the instance role's permissions are conditioned on it). */
+  /** On the Auto Scaling group (and its instances): the fleet name. */
   FLEET: 'github-runner-fleet:fleet',
   /** On a per-instance secret: the full ARN of the only instance allowed to read it. */
   INSTANCE_ARN: 'github-runner-fleet:instance-arn',
@@ -106,6 +106,12 @@ export interface CompressedFleetRuntimeConfig {
   readonly version: 1;
   readonly github: GitHubRuntimeConfig;
   readonly fleetsGzip: string;
+  /**
+   * The fields of each fleet (same order as the gzipped array) whose values are only known at deploy
+   * time (the instance role's generated name): they cannot be compressed at synthesis, so they travel
+   * beside the gzipped fleets and are merged back into them by the functions.
+   */
+  readonly fleetValues?: Array<Record<string, string>>;
   readonly webhook?: WebhookRuntimeConfig;
 }
 
@@ -127,6 +133,12 @@ export interface FleetRuntimeEntry {
   readonly name: string;
   /** The Auto Scaling group's name. */
   readonly autoScalingGroupName: string;
+  /**
+   * The name of the fleet's instance role (not its ARN, no path): an instance's role session is
+   * `arn:<partition>:sts::<account>:assumed-role/<this name>/<instance id>`, and the instance agent
+   * serves only callers with such a session (lambda/core/instance-agent.ts).
+   */
+  readonly instanceRoleName: string;
   /** The label that marks this fleet's runners (always part of `labels`). */
   readonly fleetLabel: string;
   /** All custom labels the runners register with. */

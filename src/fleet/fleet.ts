@@ -110,11 +110,14 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       allowAllOutbound: true,
     });
     this.connections = new ec2.Connections({ securityGroups: [securityGroup] });
-    const role = createInstanceRole(this, 'InstanceRole', { fleetName: this.fleetName, secretPrefix });
+    // The instances reach Auto Scaling only through the control plane's instance agent, for themselves.
+    const role = createInstanceRole(this, 'InstanceRole', {
+      fleetName: this.fleetName, secretPrefix, agentFunctionArn: this.controlPlane.instanceAgentFunction.functionArn,
+    });
     this.role = role;
     this.grantPrincipal = role;
     this.launchTemplate = createLaunchTemplate(this, 'LaunchTemplate', {
-      settings, machineImage: props.machineImage, role, securityGroup, secretPrefix,
+      settings, machineImage: props.machineImage, role, securityGroup, secretPrefix, agentUrl: this.controlPlane.instanceAgentUrl,
     });
 
     this.autoScalingGroup = this.createGroup(props, settings, subnets);
@@ -124,6 +127,8 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       name: this.fleetName,
       // The literal name where there is one: the configuration then holds no deploy-time value.
       autoScalingGroupName: literalGroupName(this.fleetName) ?? this.autoScalingGroup.autoScalingGroupName,
+      // Generated at deployment (a token here): the instance agent serves this role's sessions only.
+      instanceRoleName: role.roleName,
       fleetLabel: this.fleetLabel,
       labels: this.labels,
       mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',

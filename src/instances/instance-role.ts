@@ -1,5 +1,6 @@
 import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { TagKeys } from '../contract';
 import { acknowledge, NAG_REASONS, nagArn } from '../nag';
@@ -14,19 +15,18 @@ export function instanceSecretArnPattern(secretPrefix: string): string {
   return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${secretPrefix}*`;
 }
 
-/** A condition that limits Auto Scaling actions to the groups tagged with this fleet's name. */
-export function fleetGroupCondition(fleetName: string): Record<string, Record<string, string>> {
-  return { StringEquals: { [`autoscaling:ResourceTag/${TagKeys.FLEET}`]: fleetName } };
-}
-
 export interface InstanceRoleProps {
   readonly fleetName: string;
   readonly secretPrefix: string;
+  /** The control plane's instance agent: the only way the instance reaches Auto Scaling. */
+  readonly agentFunctionArn: string;
 }
 
 /**
- * The runner instances' role: Systems Manager, the instance's own secret, and the few Auto Scaling calls
- * its bootstrap makes on its own group.
+ * The runner instances' role: Systems Manager, the instance's own secret, and the instance agent's
+ * Function URL. No Auto Scaling permission: the Auto Scaling calls that take an instance id authorize
+ * against the group, so a role allowed them may act on every instance of the group. The instance asks the
+ * agent instead, which acts on the calling instance only (src/lifecycle/instance-agent.ts).
  */
 export function createInstanceRole(scope: Construct, id: string, props: InstanceRoleProps): iam.Role {
   const role = new iam.Role(scope, id, {
@@ -46,36 +46,39 @@ export function createInstanceRole(scope: Construct, id: string, props: Instance
     },
   }));
 
-  // The bootstrap completes its own launch action (warm-pool preparation, or ABANDON on failure),
-  // protects itself while a job runs, holds its terminate action while a job runs and completes it once
-  // its runner has stopped, and replaces itself after an ephemeral job.
-  role.addToPolicy(new iam.PolicyStatement({
-    sid: 'ManageOwnGroupMembership',
-    actions: [
-      'autoscaling:CompleteLifecycleAction',
-      'autoscaling:RecordLifecycleActionHeartbeat',
-      'autoscaling:SetInstanceProtection',
-      'autoscaling:SetInstanceHealth',
-      'autoscaling:TerminateInstanceInAutoScalingGroup',
-    ],
-    resources: [autoScalingGroupArnPattern()],
-    conditions: fleetGroupCondition(props.fleetName),
-  }));
-
-  // Finds the instance's group name (not baked into user data: that would make a dependency cycle).
-  // Describe calls have no resource-level permissions.
-  role.addToPolicy(new iam.PolicyStatement({
-    sid: 'FindOwnGroup',
-    actions: ['autoscaling:DescribeAutoScalingInstances'],
-    resources: ['*'],
-  }));
+  for (const statement of instanceAgentInvokeStatements(props.agentFunctionArn)) {
+    role.addToPolicy(statement);
+  }
 
   acknowledge(role, [
     ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       'AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager access and patching of the runner instances.'],
     [`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${props.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix],
-    [`AwsSolutions-IAM5[Resource::${nagArn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')}]`, NAG_REASONS.groupPattern],
-    ['AwsSolutions-IAM5[Resource::*]', NAG_REASONS.describeStar],
   ]);
   return role;
+}
+
+/**
+ * What an instance needs to call the instance agent, and no more: its Function URL with IAM auth. Since
+ * October 2025 a Function URL also needs `lambda:InvokeFunction`; it is granted only through the URL
+ * (`lambda:InvokedViaFunctionUrl`), because a direct invocation could carry a forged caller identity in
+ * its event.
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
+ */
+export function instanceAgentInvokeStatements(agentFunctionArn: string): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'InvokeInstanceAgentUrl',
+      actions: ['lambda:InvokeFunctionUrl'],
+      resources: [agentFunctionArn],
+      conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': lambda.FunctionUrlAuthType.AWS_IAM } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'InvokeInstanceAgentThroughUrlOnly',
+      actions: ['lambda:InvokeFunction'],
+      resources: [agentFunctionArn],
+      conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': true } },
+    }),
+  ];
 }

@@ -11,6 +11,8 @@ export interface RunnerLaunchTemplateProps {
   readonly role: iam.IRole;
   readonly securityGroup: ec2.ISecurityGroup;
   readonly secretPrefix: string;
+  /** The control plane's instance agent URL (a token): the instance's only way to Auto Scaling. */
+  readonly agentUrl: string;
 }
 
 /**
@@ -35,6 +37,7 @@ export function createLaunchTemplate(scope: Construct, id: string, props: Runner
     extraCommands: settings.extraCommands,
     blockJobMetadataAccess: settings.blockJobMetadataAccess,
     inServiceTimeoutSeconds: settings.launchTimeout.toSeconds(),
+    agentUrl: props.agentUrl,
   }));
 
   return new ec2.LaunchTemplate(scope, id, {

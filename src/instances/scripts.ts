@@ -6,19 +6,26 @@ import { bash } from './shell';
  * with stub commands on PATH. Commands are called by name for the same reason.
  */
 
-/** Shared functions: logging, the instance metadata service, the instance's own group. */
+/**
+ * Shared functions: logging, the instance metadata service, the control plane's instance agent (every
+ * Auto Scaling call about this instance), and the state directory only root can write.
+ */
 export const LIB_SH = bash`
 #!/bin/bash
-# Shared by the runner-fleet programs. Sourced, not run.
+# Shared by the runner-fleet programs (all run as root). Sourced, not run.
 # shellcheck disable=SC2034 # the variables are used by the programs that source this file
 ROOT="@{RUNNER_FLEET_ROOT:-}"
 RF_ETC="$ROOT/etc/runner-fleet"
 RF_STATE="$ROOT/var/lib/runner-fleet"
 RF_LOG="$ROOT/var/log/runner-fleet/bootstrap.log"
 RUNNER_DIR="$ROOT/opt/actions-runner"
-# Markers shared by the job hooks (runner user) and the retirement check (root), under one lock.
+# The job lock and the markers the retirement logic trusts (busy, took-job, retiring): root's alone.
 RF_RUN="$ROOT/run/runner-fleet"
 IMDS="@{RUNNER_FLEET_IMDS:-http://169.254.169.254}"
+AGENT_ATTEMPTS=3
+AGENT_RETRY_SECONDS="@{RUNNER_FLEET_AGENT_RETRY_SECONDS:-1}"
+# agent's status when there was nothing to do (409): no such lifecycle action, or already terminating.
+AGENT_NOTHING_TO_DO=3
 # shellcheck source=/dev/null
 . "$RF_ETC/config.env"
 
@@ -35,22 +42,154 @@ imds_get() {
   curl -sf -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
-# Instance id, region and group name, read once per boot and cached for the job hooks.
+# jq builds the agent's requests and reads its answers; an image may lack it.
+ensure_jq() {
+  command -v jq >/dev/null 2>&1 && return 0
+  if [ "$RF_OS" = "ubuntu" ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq
+  else
+    dnf install -y -q jq
+  fi
+}
+
+# The control plane's instance agent, a Lambda function URL with IAM authentication, makes every Auto
+# Scaling call about this instance, and about this instance only: it takes the instance id from the
+# caller's verified role session (the instance role has no Auto Scaling write permission). The request
+# is signed (SigV4, service lambda) with the instance role's credentials, which only root can read from
+# the metadata service; they reach curl on its standard input, never on a command line or in the log.
+# agent REQUEST_JSON: 0 when done (its answer in AGENT_ANSWER), AGENT_NOTHING_TO_DO on 409, 1 otherwise.
+# Network errors, throttling and 5xx are tried again (the agent's actions may be repeated).
+agent() {
+  local request="$1" role creds key secret token out status attempt=1 value
+  AGENT_ANSWER=""
+  if [ -z "@{RF_AGENT_URL:-}" ] || [ -z "@{REGION:-}" ]; then
+    log "agent $request: no agent URL or no region"
+    return 1
+  fi
+  role="$(imds_get iam/security-credentials/)" && creds="$(imds_get "iam/security-credentials/$role")" || {
+    log "agent $request: cannot read the instance role's credentials"
+    return 1
+  }
+  key="$(printf '%s' "$creds" | jq -r '.AccessKeyId // empty')" || key=""
+  secret="$(printf '%s' "$creds" | jq -r '.SecretAccessKey // empty')" || secret=""
+  token="$(printf '%s' "$creds" | jq -r '.Token // empty')" || token=""
+  # Checked so that nothing but the values can reach curl's configuration (no quote, no newline).
+  for value in "$key" "$secret" "$token"; do
+    if ! [[ "$value" =~ ^[A-Za-z0-9+/=]+$ ]]; then
+      log "agent $request: the instance role's credentials are missing or malformed"
+      return 1
+    fi
+  done
+  while true; do
+    status=000
+    if out="$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key" "$secret" "$token" |
+      curl -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 "aws:amz:$REGION:lambda" \
+        -H 'content-type: application/json' --data-binary "$request" -w '\n%{http_code}' "$RF_AGENT_URL")"; then
+      status="@{out##*$'\n'}"
+      AGENT_ANSWER="@{out%$'\n'*}"
+    fi
+    case "$status" in
+      200) return 0 ;;
+      409)
+        log "agent $request: nothing to do (409 $(agent_message))"
+        return "$AGENT_NOTHING_TO_DO"
+        ;;
+      000 | 429 | 5??)
+        if [ "$attempt" -lt "$AGENT_ATTEMPTS" ]; then
+          log "agent $request: answered $status $(agent_message), trying again"
+          attempt=$((attempt + 1))
+          sleep "$AGENT_RETRY_SECONDS"
+          continue
+        fi
+        ;;
+    esac
+    log "agent $request: answered $status $(agent_message)"
+    return 1
+  done
+}
+
+# The message of the agent's answer, on one line (never the request's credentials: they are not in it).
+agent_message() {
+  printf '%s' "$AGENT_ANSWER" | jq -r '.message // empty' 2>/dev/null | tr -d '\r\n' | cut -c1-300 || true
+}
+
+# The agent's requests, built by jq.
+agent_whoami() { agent "$(jq -nc '{action: "whoami"}')"; }
+agent_protect() { agent "$(jq -nc --argjson protected "$1" '{action: "protect", protected: $protected}')"; }
+agent_heartbeat() { agent "$(jq -nc --arg hook "$1" '{action: "heartbeat", hook: $hook}')"; }
+agent_complete() { agent "$(jq -nc --arg hook "$1" --arg result "$2" '{action: "complete", hook: $hook, result: $result}')"; }
+agent_leave() { agent "$(jq -nc --arg after "$1" '{action: "leave", after: $after}')"; }
+agent_unhealthy() { agent "$(jq -nc '{action: "unhealthy"}')"; }
+
+# Instance id, region and group name, read once per boot and cached for job-event.
 load_identity() {
   if [ -f "$RF_STATE/identity.env" ]; then
     # shellcheck source=/dev/null
     . "$RF_STATE/identity.env"
   fi
-  if [ -z "@{INSTANCE_ID:-}" ]; then
+  if [ -z "@{INSTANCE_ID:-}" ] || [ -z "@{REGION:-}" ]; then
     INSTANCE_ID="$(imds_get instance-id)" || return 1
     REGION="$(imds_get placement/region)" || return 1
   fi
   export AWS_DEFAULT_REGION="$REGION"
-  if [ -z "@{GROUP_NAME:-}" ] || [ "$GROUP_NAME" = "None" ]; then
-    GROUP_NAME="$(aws autoscaling describe-auto-scaling-instances --instance-ids "$INSTANCE_ID" \
-      --query 'AutoScalingInstances[0].AutoScalingGroupName' --output text)" || return 1
+  if [ -z "@{GROUP_NAME:-}" ]; then
+    agent_whoami || return 1
+    GROUP_NAME="$(printf '%s' "$AGENT_ANSWER" | jq -r '.autoScalingGroupName // empty')" || return 1
+    [ -n "$GROUP_NAME" ] || return 1
   fi
-  printf 'INSTANCE_ID=%s\nREGION=%s\nGROUP_NAME=%s\n' "$INSTANCE_ID" "$REGION" "$GROUP_NAME" >"$RF_STATE/identity.env"
+  printf 'INSTANCE_ID=%q\nREGION=%q\nGROUP_NAME=%q\n' "$INSTANCE_ID" "$REGION" "$GROUP_NAME" >"$RF_STATE/identity.env"
+}
+
+# Scale-in protection: on while a job runs; off after a persistent runner's job.
+set_protection() {
+  local protected=false
+  [ "$1" = "on" ] && protected=true
+  if agent_protect "$protected"; then
+    log "scale-in protection $1"
+    return 0
+  fi
+  # Refused when the instance is already terminating: the terminate hook then waits for the job.
+  log "could not set scale-in protection $1"
+  return 1
+}
+
+# The state directory: made by root at every boot and owned by root, so that a job (the runner user)
+# can neither forge nor remove a marker, hold the job lock, nor plant a link for root to follow.
+# Anything else found at its path (a link, a file, a directory someone else owns or may write) is
+# removed first.
+prepare_run_dir() {
+  if [ -L "$RF_RUN" ] || { [ -e "$RF_RUN" ] && ! root_only_dir "$RF_RUN"; }; then
+    log "$RF_RUN is not a directory only root may write: making it again"
+    rm -rf -- "$RF_RUN" || return 1
+  fi
+  install -d -o root -g root -m 0755 "$RF_RUN" || return 1
+  if ! marker_set job.lock; then
+    rm -f -- "$RF_RUN/job.lock"
+    set_marker job.lock || return 1
+  fi
+}
+
+root_only_dir() {
+  [ -d "$1" ] && [ "$(stat -c %u "$1")" = "$EUID" ] && case "$(stat -c %a "$1")" in 755 | 700) true ;; *) false ;; esac
+}
+
+# A marker is a regular file in the state directory, created by root with mktemp and renamed into place:
+# a rename replaces a link planted at the marker's path, it does not follow it.
+set_marker() {
+  local tmp
+  tmp="$(mktemp "$RF_RUN/.new.XXXXXX")" || return 1
+  mv -fT -- "$tmp" "$RF_RUN/$1" || {
+    rm -f -- "$tmp"
+    return 1
+  }
+}
+
+marker_set() {
+  [ -f "$RF_RUN/$1" ] && [ ! -L "$RF_RUN/$1" ]
+}
+
+clear_marker() {
+  rm -f -- "$RF_RUN/$1"
 }
 `;
 
@@ -65,6 +204,7 @@ POLL_SECONDS="@{RUNNER_FLEET_POLL_SECONDS:-5}"
 HEARTBEAT_SECONDS="@{RUNNER_FLEET_HEARTBEAT_SECONDS:-60}"
 mkdir -p "$RF_STATE" "$(dirname "$RF_LOG")"
 INSTANCE_ID=""
+REGION=""
 GROUP_NAME=""
 rm -f "$RF_STATE/identity.env"
 
@@ -76,10 +216,9 @@ rm -f "$RF_STATE/identity.env"
 # the desired capacity stays: this runner never took a job, so the capacity it stood for is still wanted.
 fail() {
   log "bootstrap failed: $*"
-  if [ -n "$GROUP_NAME" ] && aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
-    --lifecycle-hook-name "$RF_LAUNCH_HOOK" --instance-id "$INSTANCE_ID" --lifecycle-action-result ABANDON; then
+  if [ -n "$INSTANCE_ID" ] && [ -n "$REGION" ] && agent_complete launch ABANDON; then
     log "abandoned the launch action"
-  elif [ -n "$INSTANCE_ID" ] && aws autoscaling set-instance-health --instance-id "$INSTANCE_ID" --health-status Unhealthy; then
+  elif [ -n "$INSTANCE_ID" ] && [ -n "$REGION" ] && agent_unhealthy; then
     log "marked the instance unhealthy"
   else
     log "could neither abandon the launch action nor mark the instance unhealthy"
@@ -120,14 +259,18 @@ install_runner() {
   tar -xzf "$archive" -C "$RUNNER_DIR" || return 1
   rm -f "$archive"
   "$RUNNER_DIR/bin/installdependencies.sh" || return 1
-  # Job hooks: protect the instance from scale-in while a job runs.
+  # Job hooks: tell root (job-event) that a job starts or has finished.
   {
     echo "ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/runner-fleet/bin/job-started"
     echo "ACTIONS_RUNNER_HOOK_JOB_COMPLETED=/opt/runner-fleet/bin/job-completed"
   } >>"$RUNNER_DIR/.env" || return 1
   chown -R runner:runner "$RUNNER_DIR" || return 1
+  # The runner user's only root commands: exactly what the two hooks run. Its environment and PATH are
+  # reset, whatever the image's own sudoers say, so that it cannot steer what root runs.
   mkdir -p "$ROOT/etc/sudoers.d" || return 1
-  printf '%s\n' 'runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/protect on, /opt/runner-fleet/bin/protect off' \
+  printf '%s\n' \
+    'Defaults:runner env_reset, secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"' \
+    'runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/job-event started, /opt/runner-fleet/bin/job-event finished' \
     >"$ROOT/etc/sudoers.d/runner-fleet" || return 1
   chmod 0440 "$ROOT/etc/sudoers.d/runner-fleet"
 }
@@ -175,41 +318,43 @@ wait_in_service() {
 }
 
 # Completes this instance's terminate action: its runner has stopped, no job runs. The control plane's
-# deregistration function would otherwise wait for the runner to go offline.
+# deregistration function would otherwise wait for the runner to go offline. Returns the agent's status.
 complete_terminate() {
-  if aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
-    --lifecycle-hook-name "$RF_TERMINATE_HOOK" --instance-id "$INSTANCE_ID" --lifecycle-action-result CONTINUE; then
-    log "completed the terminate action"
-  else
-    log "no pending terminate action to complete"
-  fi
+  local status=0
+  agent_complete terminate CONTINUE || status=$?
+  case "$status" in
+    0) log "completed the terminate action" ;;
+    "$AGENT_NOTHING_TO_DO") log "no pending terminate action to complete" ;;
+    *) log "could not complete the terminate action" ;;
+  esac
+  return "$status"
 }
 
-# Whether a job runs: the job-started hook's marker, or a worker process (it exists from the moment the
-# runner accepts a job, before the hook runs).
+# Whether a job runs: the busy marker (job-event started), or a worker process (it exists from the
+# moment the runner accepts a job, before the hook runs).
 job_running() {
-  [ -e "$RF_RUN/busy" ] || pgrep -u runner -f 'Runner.Worker' >/dev/null
+  marker_set busy || pgrep -u runner -f 'Runner.Worker' >/dev/null
 }
 
-# Under the job lock, so that a job-started hook cannot run between the check and the stop: stops the
-# runner's listener only when it is running and no job runs. Returns 1 otherwise (try again later).
+# Under the job lock, so that job-event cannot mark a job started between the check and the stop: stops
+# the runner's listener only when it is running and no job runs. Returns 1 otherwise (try again later).
 retire_if_idle() {
   (
     flock 9 || exit 1
     if job_running || ! pgrep -u runner -f 'Runner.Listener' >/dev/null; then
       exit 1
     fi
-    touch "$RF_RUN/retiring"
+    set_marker retiring || exit 1
     pkill -INT -u runner -f 'Runner.Listener' || true
-  ) 9>"$RF_RUN/job.lock"
+  ) 9<"$RF_RUN/job.lock"
 }
 
 # Runs beside the runner: when the group wants this instance gone (scale-in, lifetime, back to the warm
 # pool), the runner is stopped as soon as no job runs, never during one. Auto Scaling's scale-in
-# protection (set by the job-started hook) keeps busy instances from being chosen; this covers an
-# instance chosen just before its job started, whatever GitHub's REST view says.
+# protection (set by job-event started) keeps busy instances from being chosen; this covers an instance
+# chosen just before its job started, whatever GitHub's REST view says.
 retire_watch() {
-  local state last_beat=-100000 spot_notice=""
+  local state last_beat=-100000 spot_notice="" status
   while sleep "$POLL_SECONDS"; do
     state="$(target_state)"
     # A spot interruption notice: EC2 reclaims the instance in two minutes; take no new job.
@@ -230,27 +375,26 @@ retire_watch() {
     fi
     # A job runs: keep the terminate action open until it is over.
     if job_running && [ $((SECONDS - last_beat)) -ge "$HEARTBEAT_SECONDS" ]; then
-      if aws autoscaling record-lifecycle-action-heartbeat --auto-scaling-group-name "$GROUP_NAME" \
-        --lifecycle-hook-name "$RF_TERMINATE_HOOK" --instance-id "$INSTANCE_ID"; then
-        log "target $state: a job runs, the terminate action is held"
-        last_beat=$SECONDS
-      fi
+      status=0
+      agent_heartbeat terminate || status=$?
+      case "$status" in
+        0)
+          log "target $state: a job runs, the terminate action is held"
+          last_beat=$SECONDS
+          ;;
+        # No terminate action to hold (yet, or any more): ask again at the next heartbeat, not sooner.
+        "$AGENT_NOTHING_TO_DO") last_beat=$SECONDS ;;
+      esac
     fi
   done
 }
 
 start_retire_watch() {
-  mkdir -p "$RF_RUN"
-  : >"$RF_RUN/job.lock"
-  chown runner "$RF_RUN" "$RF_RUN/job.lock"
-  rm -f "$RF_RUN/busy" "$RF_RUN/retiring"
+  clear_marker busy
+  clear_marker retiring
   retire_watch &
   WATCH_PID=$!
   trap 'kill "$WATCH_PID" 2>/dev/null || true' EXIT
-}
-
-retiring() {
-  [ -e "$RF_RUN/retiring" ]
 }
 
 # Before the runner starts: if the group wants this instance gone already, leave without starting it.
@@ -258,7 +402,7 @@ leaving_before_start() {
   case "$(target_state)" in
     Terminated | Warmed:*)
       log "the group no longer wants this instance: leaving without starting the runner"
-      complete_terminate
+      complete_terminate || true
       return 0
       ;;
   esac
@@ -272,9 +416,9 @@ run_runner() {
   (cd "$RUNNER_DIR" && runuser -u runner -- ./run.sh "$@")
   RUNNER_STATUS=$?
   set -e
-  if retiring; then
+  if marker_set retiring; then
     log "the runner stopped while idle: leaving"
-    complete_terminate
+    complete_terminate || true
     return 0
   fi
   return 1
@@ -292,38 +436,37 @@ field() {
   jq -r --arg f "$1" '.[$f] // empty' "$RF_STATE/registration.json"
 }
 
-# Whether this boot's runner took a job: the job-started hook's marker, kept after the job (and across a
-# restart of the bootstrap; /run is emptied at every boot).
-took_job() {
-  [ -e "$RF_RUN/took-job" ]
-}
-
-# Terminates this instance and lets the group launch a replacement: the desired capacity stays.
-leave_replaced() {
-  if aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --no-should-decrement-desired-capacity; then
-    log "terminating, the group launches a replacement"
-    return 0
-  fi
+# An ephemeral instance leaves through the agent. After its job (leave job) the agent terminates it with
+# a decrement, so the group shrinks by one and the control plane's capacity controller decides whether
+# another runner is needed (had the group launched a replacement by itself, a controller that also
+# replaces the idle runner the job took would make it two); at the group's minimum size, where Auto
+# Scaling refuses the decrement, the agent lets the group replace it instead. After a failure (leave
+# failure) the group replaces it: the desired capacity stays. An instance already terminating (409) has
+# nothing to leave: its runner has exited, so it completes its own terminate action (when that fails too,
+# the bootstrap fails and systemd runs it again).
+leave() {
+  local after="$1" status=0
+  agent_leave "$after" || status=$?
+  case "$status" in
+    0)
+      if [ "$after" = "job" ]; then
+        log "terminating after its job: the group shrinks by one (or replaces it at its minimum size)"
+      else
+        log "terminating, the group launches a replacement"
+      fi
+      return 0
+      ;;
+    "$AGENT_NOTHING_TO_DO")
+      log "already terminating: completing the terminate action"
+      complete_terminate && return 0
+      ;;
+  esac
   log "could not terminate this instance"
   return 1
 }
 
-# Terminates this instance after its job, and the group shrinks by one: the control plane's capacity
-# controller decides whether another runner is needed. Had the group launched a replacement by itself,
-# a controller that also replaces the idle runner the job took would make it two. Auto Scaling refuses
-# the decrement (ValidationError) when it would take the desired capacity below the group's minimum
-# size; a replacement is needed then anyway, so any failure falls back to leaving replaced.
-leave_after_job() {
-  if aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$INSTANCE_ID" --should-decrement-desired-capacity; then
-    log "terminating, the group shrinks by one"
-    return 0
-  fi
-  log "the group did not shrink (at its minimum size?): terminating with a replacement instead"
-  leave_replaced
-}
-
-# An ephemeral runner takes one job and exits; then the instance leaves. If both terminate calls fail,
-# the bootstrap fails and systemd runs it again, which tries to leave again.
+# An ephemeral runner takes one job and exits; then the instance leaves. If the agent cannot terminate
+# it, the bootstrap fails and systemd runs it again, which tries to leave again.
 run_ephemeral() {
   local jit
   jit="$(field jitConfig)"
@@ -331,14 +474,16 @@ run_ephemeral() {
   rm -f "$RF_STATE/registration.json"
   log "starting the ephemeral runner $(field runnerName 2>/dev/null || true)"
   run_runner --jitconfig "$jit" && return 0
-  if took_job; then
+  # Whether this boot's runner took a job: job-event's marker, kept after the job (and across a restart
+  # of the bootstrap; /run is emptied at every boot).
+  if marker_set took-job; then
     log "the runner exited with status $RUNNER_STATUS after its job: leaving"
-    leave_after_job
+    leave job
   else
     # No job took this runner (a rejected JIT configuration, a crash): it is still wanted, as after a
     # failed bootstrap, so the group replaces it and the desired capacity stays.
     log "the runner exited with status $RUNNER_STATUS before taking a job: replacing this instance"
-    leave_replaced
+    leave failure
   fi
 }
 
@@ -367,18 +512,23 @@ run_persistent() {
 }
 
 main() {
+  ensure_jq || log "cannot install jq, which the agent's requests need"
   load_identity || fail "cannot read the instance identity"
   log "boot of $INSTANCE_ID in $GROUP_NAME"
+  prepare_run_dir || fail "cannot make the state directory $RF_RUN"
   prepare || fail "preparation"
   block_metadata || fail "blocking the metadata service for the runner user"
-  local state
+  local state status=0
   state="$(target_state)"
   case "$state" in
     Warmed:*)
       log "target $state: prepared for the warm pool, not registered"
-      aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$GROUP_NAME" \
-        --lifecycle-hook-name "$RF_LAUNCH_HOOK" --instance-id "$INSTANCE_ID" --lifecycle-action-result CONTINUE \
-        || log "no pending launch action to complete"
+      agent_complete launch CONTINUE || status=$?
+      case "$status" in
+        0) log "completed the launch action" ;;
+        "$AGENT_NOTHING_TO_DO") log "no pending launch action to complete" ;;
+        *) log "could not complete the launch action" ;;
+      esac
       return 0
       ;;
   esac
@@ -396,57 +546,60 @@ main() {
 main "$@"
 `;
 
-/** Protects (or unprotects) this instance from scale-in. Run as root through sudo by the job hooks. */
-export const PROTECT_SH = bash`
+/**
+ * The job hooks' one way to change this instance's state, run as root through sudo: `job-event started`
+ * or `job-event finished`, nothing else.
+ */
+export const JOB_EVENT_SH = bash`
 #!/bin/bash
+# job-event started|finished: run as root (sudo) by the runner's job hooks. Under the job lock the
+# retirement check also takes: started sets the busy and took-job markers, finished clears busy. Started
+# then protects the instance from scale-in; finished lifts the protection of a persistent runner (an
+# ephemeral instance keeps it until it leaves).
 set -euo pipefail
 # shellcheck source=/dev/null
 . "@{RUNNER_FLEET_ROOT:-}/opt/runner-fleet/bin/lib.sh"
-case "@{1:-}" in
-  on) flag=--protected-from-scale-in ;;
-  off) flag=--no-protected-from-scale-in ;;
-  *) echo "usage: protect on|off" >&2; exit 2 ;;
-esac
-load_identity
-if aws autoscaling set-instance-protection --instance-ids "$INSTANCE_ID" --auto-scaling-group-name "$GROUP_NAME" "$flag"; then
-  log "scale-in protection $1"
-else
-  # Fails when the instance is already terminating: the terminate hook then waits for the job.
-  log "could not set scale-in protection $1"
+if [ $# -ne 1 ] || { [ "$1" != "started" ] && [ "$1" != "finished" ]; }; then
+  log "job-event: refused $(printf '%q ' "$@")(only job-event started or job-event finished)"
+  echo "usage: job-event started|finished" >&2
+  exit 2
 fi
+event="$1"
+status=0
+prepare_run_dir || { log "job-event $event: no state directory"; exit 1; }
+(
+  flock 9 || exit 1
+  if [ "$event" = "started" ]; then
+    set_marker took-job && set_marker busy
+  else
+    clear_marker busy
+  fi
+) 9<"$RF_RUN/job.lock" || { log "job-event $event: could not change the job markers"; status=1; }
+load_identity || { log "job-event $event: cannot read the instance identity"; exit 1; }
+if [ "$event" = "started" ]; then
+  set_protection on || status=1
+elif [ "$RF_MODE" = "persistent" ]; then
+  set_protection off || status=1
+fi
+exit "$status"
 `;
 
+/** Runner job-started hook (as the runner user): tells root that a job starts. */
 export const JOB_STARTED_SH = bash`
 #!/bin/bash
-# Runner job-started hook (runs as the runner user before every job). The busy marker, under the job
-# lock, keeps the retirement check from stopping the runner; the protection keeps scale-in away. The
-# took-job marker stays after the job: an ephemeral instance then leaves without asking for a replacement.
-RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
-touch "$RF_RUN/took-job" || echo "runner-fleet: could not record that this runner took a job" >&2
-( flock 9 && touch "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not mark this instance busy" >&2
-sudo -n /opt/runner-fleet/bin/protect on || echo "runner-fleet: could not protect this instance from scale-in" >&2
+# Runner job-started hook (runs as the runner user before every job). The runner user changes this
+# instance's state only through job-event, as root (see /etc/sudoers.d/runner-fleet).
+sudo -n /opt/runner-fleet/bin/job-event started || echo "runner-fleet: could not record that a job started" >&2
 exit 0
 `;
 
-/** Persistent runners lift the protection after a job; an ephemeral instance leaves after it anyway. */
-export function jobCompletedScript(mode: 'ephemeral' | 'persistent'): string {
-  return mode === 'persistent'
-    ? bash`
+/** Runner job-completed hook (as the runner user): tells root that the job has finished. */
+export const JOB_COMPLETED_SH = bash`
 #!/bin/bash
 # Runner job-completed hook (runs as the runner user after every job).
-RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
-( flock 9 && rm -f "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not clear the busy marker" >&2
-sudo -n /opt/runner-fleet/bin/protect off || echo "runner-fleet: could not lift scale-in protection" >&2
-exit 0
-`
-    : bash`
-#!/bin/bash
-# Runner job-completed hook: the job is over (the instance keeps its protection until it leaves).
-RF_RUN="@{RUNNER_FLEET_ROOT:-}/run/runner-fleet"
-( flock 9 && rm -f "$RF_RUN/busy" ) 9>"$RF_RUN/job.lock" || echo "runner-fleet: could not clear the busy marker" >&2
+sudo -n /opt/runner-fleet/bin/job-event finished || echo "runner-fleet: could not record that the job finished" >&2
 exit 0
 `;
-}
 
 export const SYSTEMD_UNIT = `[Unit]
 Description=GitHub Actions runner (cdk-github-runner-fleet)

@@ -1,4 +1,5 @@
-import { BOOTSTRAP_SH, JOB_STARTED_SH, jobCompletedScript, LIB_SH, PROTECT_SH, SYSTEMD_UNIT } from './scripts';
+import { Token } from 'aws-cdk-lib';
+import { BOOTSTRAP_SH, JOB_COMPLETED_SH, JOB_EVENT_SH, JOB_STARTED_SH, LIB_SH, SYSTEMD_UNIT } from './scripts';
 import { shellQuote } from './shell';
 
 /** Everything the instance bootstrap needs to know, fixed at synth time. */
@@ -23,6 +24,14 @@ export interface BootstrapOptions {
   readonly blockJobMetadataAccess: boolean;
   /** How long to wait for InService after a launch into service. */
   readonly inServiceTimeoutSeconds: number;
+  /**
+   * The URL of the control plane's instance agent (a Lambda function URL with `AWS_IAM` authentication):
+   * the instance makes every Auto Scaling call about itself through it, signed with its role's
+   * credentials. The instance role has no Auto Scaling write permission of its own.
+   *
+   * @default - none: rendering fails without it
+   */
+  readonly agentUrl?: string;
 }
 
 const DEFAULT_DOWNLOAD = 'https://github.com/actions/runner/releases/download';
@@ -57,6 +66,14 @@ export function validateBootstrapOptions(options: BootstrapOptions): void {
   if (options.runnerDownloadBaseUrl !== undefined && !/^https:\/\/[^\s'"]+$/.test(options.runnerDownloadBaseUrl)) {
     throw new Error(`runnerDownloadBaseUrl (${JSON.stringify(options.runnerDownloadBaseUrl)}) must be an https URL`);
   }
+  if (options.agentUrl === undefined || options.agentUrl === '') {
+    throw new Error('agentUrl is missing: the instances make every Auto Scaling call through the control plane\'s instance agent; '
+      + 'pass the agent function\'s URL (lambda.FunctionUrl.url)');
+  }
+  if (!Token.isUnresolved(options.agentUrl) && !/^https:\/\/[^\s'"\\]+$/.test(options.agentUrl)) {
+    throw new Error(`agentUrl (${JSON.stringify(options.agentUrl)}) must be an https URL, such as the agent's function URL `
+      + '"https://<url-id>.lambda-url.<region>.on.aws/"');
+  }
 }
 
 /** The configuration file the programs source: one shell-quoted assignment per setting. */
@@ -73,6 +90,7 @@ export function renderConfigEnv(options: BootstrapOptions): string {
     ['RF_INSTALL_DOCKER', String(options.installDocker)],
     ['RF_BLOCK_METADATA', String(options.blockJobMetadataAccess)],
     ['RF_IN_SERVICE_TIMEOUT', String(options.inServiceTimeoutSeconds)],
+    ['RF_AGENT_URL', options.agentUrl ?? ''],
   ];
   return [
     '# Written by cdk-github-runner-fleet at deployment; read by /opt/runner-fleet/bin/*.',
@@ -94,9 +112,9 @@ export function bootstrapFiles(options: BootstrapOptions): Array<{ path: string;
     { path: '/etc/runner-fleet/config.env', mode: '0644', content: renderConfigEnv(options) },
     { path: '/opt/runner-fleet/bin/lib.sh', mode: '0644', content: LIB_SH },
     { path: '/opt/runner-fleet/bin/bootstrap', mode: '0755', content: BOOTSTRAP_SH },
-    { path: '/opt/runner-fleet/bin/protect', mode: '0755', content: PROTECT_SH },
+    { path: '/opt/runner-fleet/bin/job-event', mode: '0755', content: JOB_EVENT_SH },
     { path: '/opt/runner-fleet/bin/job-started', mode: '0755', content: JOB_STARTED_SH },
-    { path: '/opt/runner-fleet/bin/job-completed', mode: '0755', content: jobCompletedScript(options.mode) },
+    { path: '/opt/runner-fleet/bin/job-completed', mode: '0755', content: JOB_COMPLETED_SH },
     { path: '/etc/systemd/system/runner-fleet.service', mode: '0644', content: SYSTEMD_UNIT },
   ];
   if (options.extraCommands.length > 0) {

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
+import { createInstanceAgent } from './instance-agent';
 import { encodeRuntimeConfig } from './runtime-config';
 import { createWebhook, grantJobTable, RunnerWebhookOptions, RunnerWebhookResources } from './webhook';
 import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys, WebhookRuntimeConfig } from '../contract';
@@ -43,7 +44,8 @@ export interface GitHubRunnerControlPlaneProps {
 
 /**
  * The functions that serve every fleet of one GitHub connection: registration, deregistration (with
- * the scheduled sweep) and the idle-runner metric, their EventBridge rules, their dead-letter queue and
+ * the scheduled sweep), the idle-runner metric and the instance agent (the instances' only way to Auto
+ * Scaling, acting on the calling instance alone), their EventBridge rules, their dead-letter queue and
  * their least-privilege grants.
  *
  * One control plane lists the connection's runners once per minute for all its fleets, and caches one
@@ -90,6 +92,17 @@ export class GitHubRunnerControlPlane extends Construct {
   public readonly deregistrationFunction: lambda.IFunction;
   /** Publishes the idle, busy and offline runner counts of every fleet every minute. */
   public readonly idleMetricFunction: lambda.IFunction;
+  /**
+   * The instance agent: a runner instance's own Auto Scaling calls (scale-in protection, its lifecycle
+   * actions, leaving the group, marking itself unhealthy), made for the verified calling instance only.
+   * The instances have no Auto Scaling permission of their own.
+   */
+  public readonly instanceAgentFunction: lambda.IFunction;
+  /**
+   * The instance agent's Function URL (AWS_IAM auth): the instances sign their requests with their
+   * instance-profile credentials. Each fleet's instance role may invoke it, and nothing else of Lambda.
+   */
+  public readonly instanceAgentUrl: string;
   /** Lifecycle and schedule events the functions could not take after retries. */
   public readonly deadLetterQueue: sqs.IQueue;
   /**
@@ -180,6 +193,10 @@ export class GitHubRunnerControlPlane extends Construct {
       props.github.credentials.secret.grantRead(fn);
     }
     const groupCondition = { StringEquals: { [`autoscaling:ResourceTag/${TagKeys.CONTROL_PLANE}`]: this.controlPlaneId } };
+
+    const agent = createInstanceAgent(this, { environment, groupCondition });
+    this.instanceAgentFunction = agent.function;
+    this.instanceAgentUrl = agent.url.url;
 
     // Per-fleet secret prefixes are added to these statements as fleets join.
     this.writeSecrets = new iam.PolicyStatement({

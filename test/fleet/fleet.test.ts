@@ -1,4 +1,4 @@
-import { Duration, Size } from 'aws-cdk-lib';
+import { CfnElement, Duration, Size } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -149,16 +149,15 @@ describe('GitHubRunnerFleet: the instances', () => {
     });
   });
 
-  test('the instance role acts only on groups tagged with its fleet', () => {
-    Template.fromStack(fleetWith().stack).hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({
-          Sid: 'ManageOwnGroupMembership',
-          Action: Match.arrayWith(['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceProtection', 'autoscaling:TerminateInstanceInAutoScalingGroup']),
-          Condition: { StringEquals: { 'autoscaling:ResourceTag/github-runner-fleet:fleet': 'linux-x64' } },
-        })]),
-      },
-    });
+  test('the instance role has no Auto Scaling permission: it may invoke the control plane\'s instance agent URL, with IAM auth', () => {
+    const { stack, fleet } = fleetWith();
+    const template = Template.fromStack(stack);
+    const roleId = stack.getLogicalId(fleet.role.node.defaultChild as CfnElement);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(statements.map((s: any) => s.Sid).sort()).toEqual(['InvokeInstanceAgentThroughUrlOnly', 'InvokeInstanceAgentUrl', 'ReadOwnRunnerSecret']);
+    expect(statements.flatMap((s: any) => [s.Action].flat()).filter((a: string) => a.startsWith('autoscaling:'))).toEqual([]);
   });
 
   test('grantPrincipal is the instance role', () => {
@@ -168,11 +167,11 @@ describe('GitHubRunnerFleet: the instances', () => {
 });
 
 describe('GitHubRunnerFleet: the functions and rules', () => {
-  test('three Node.js 22 functions share one runtime configuration', () => {
+  test('four Node.js 22 functions (with the instance agent) share one runtime configuration', () => {
     const template = Template.fromStack(fleetWith({ runnerMode: RunnerMode.PERSISTENT, runnerGroupId: 3 }).stack);
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 3);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 4);
     const configs = runtimeConfig(template);
-    expect(configs).toHaveLength(3);
+    expect(configs).toHaveLength(4);
     const config = configs[0];
     expect(config.github).toMatchObject({ scope: 'organization', owner: 'acme', apiUrl: 'https://api.github.com', auth: 'app' });
     expect(config.fleets).toEqual([expect.objectContaining({
@@ -334,9 +333,9 @@ describe('GitHubRunnerFleet: scaling on the capacity gap', () => {
 
   test('directScaleOut (default true) reaches the functions\' configuration as true; false leaves it out', () => {
     const on = runtimeConfig(Template.fromStack(fleetWith().stack));
-    expect(on.map((c) => c.fleets[0].directScaleOut)).toEqual([true, true, true]);
+    expect(on.map((c) => c.fleets[0].directScaleOut)).toEqual([true, true, true, true]);
     const off = runtimeConfig(Template.fromStack(fleetWith({ scaling: { directScaleOut: false } }).stack));
-    expect(off).toHaveLength(3);
+    expect(off).toHaveLength(4);
     for (const config of off) {
       expect(config.fleets[0]).not.toHaveProperty('directScaleOut');
     }

@@ -4,9 +4,14 @@
  *
  * No outcome depends on timing. The bootstrap's retirement check runs beside the runner and polls; what
  * it sees changes on events, never after a delay: the stubs mark events (files under `stub/events`: the
- * runner listening, a job's worker, each `aws` subcommand called, ...), and a target state, a spot
- * notice, the job-started hook or a job's end can each wait for one. Every wait is for a condition; its
- * bound (`HANG_GUARD_SECONDS`) only keeps a broken script from hanging the test run.
+ * runner listening, a job's worker, each agent action and `aws` subcommand called, ...), and a target
+ * state, a spot notice, the job-started hook or a job's end can each wait for one. Every wait is for a
+ * condition; its bound (`HANG_GUARD_SECONDS`) only keeps a broken script from hanging the test run.
+ *
+ * The control plane's instance agent is a `curl` call like the others: the stub records its method, URL,
+ * signing option, whether the credentials it was given are the instance role's, its content type and
+ * its body (never the credentials themselves), and answers from rules the test sets (200 by default).
+ * Every `curl` command line is kept too (`RunResult.argv`), so that tests can show no credential is on one.
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -15,6 +20,13 @@ import * as path from 'path';
 import { BootstrapOptions, renderUserData } from '../../src/instances/user-data';
 
 export const INSTANCE_ID = 'i-0123456789abcdef0';
+export const AGENT_URL = 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/';
+/** The instance role's credentials, as the stub metadata service hands them out (+ / = as in real ones). */
+export const CREDENTIALS = {
+  AccessKeyId: 'ASIAEXAMPLEACCESSKEY1',
+  SecretAccessKey: 'EXAMPLE+SECRET/ACCESS+KEY/wJalrXUtnFEMI0K7MDENG',
+  Token: 'IQoJEXAMPLE+SESSION/TOKEN+b3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJH==',
+};
 
 export function defaultOptions(overrides: Partial<BootstrapOptions> = {}): BootstrapOptions {
   return {
@@ -31,9 +43,13 @@ export function defaultOptions(overrides: Partial<BootstrapOptions> = {}): Boots
     blockJobMetadataAccess: true,
     // Only a hang guard: a test about the timeout sets its own (and its states never reach InService).
     inServiceTimeoutSeconds: 600,
+    agentUrl: AGENT_URL,
     ...overrides,
   };
 }
+
+/** The uid of "the runner user" for a job's step: not root, no group, nothing of its own. */
+export const UNPRIVILEGED_UID = 65534;
 
 /** How long a stub waits for an event before it gives up (and records that it did): a hang guard only. */
 const HANG_GUARD_SECONDS = 20;
@@ -55,14 +71,66 @@ await_event() {
 `;
 
 const STUBS: Record<string, string> = {
-  // IMDS answers, and downloads written to the -o file. A call is recorded once its answer is known.
+  // IMDS answers, the instance agent, and downloads written to the -o file. A call is recorded once its
+  // answer is known.
   'curl': `
 . "$STUB/events.sh"
-out=""; url=""
+. "$STUB/credentials.sh"
+printf '%s\\n' "$*" >>"$STUB/argv"
+out=""; url=""; config=""; sigv4=""; body=""; method=GET; wfmt=""; ctype=""
 while [ $# -gt 0 ]; do
-  case "$1" in -o) out="$2"; shift 2 ;; -H|-X|--retry) shift 2 ;; -*) shift ;; *) url="$1"; shift ;; esac
+  case "$1" in
+    -o) out="$2"; shift 2 ;;
+    -K) config="$2"; shift 2 ;;
+    --aws-sigv4) sigv4="$2"; shift 2 ;;
+    --data-binary) body="$2"; method=POST; shift 2 ;;
+    -X) method="$2"; shift 2 ;;
+    -H) case "$2" in [Cc]ontent-[Tt]ype:*) ctype="\${2#*: }" ;; esac; shift 2 ;;
+    -w) wfmt="$2"; shift 2 ;;
+    --retry|--connect-timeout|--max-time) shift 2 ;;
+    -*) shift ;;
+    *) url="$1"; shift ;;
+  esac
 done
 case "$url" in
+  https://*.lambda-url.*.on.aws/*)
+    # The configuration curl reads on stdin (-K -) carries the credentials: checked, never recorded.
+    creds=missing
+    if [ "$config" = "-" ]; then
+      conf="$(cat)"
+      user="$(sed -n 's/^user = "\\(.*\\)"$/\\1/p' <<<"$conf")"
+      token="$(sed -n 's/^header = "x-amz-security-token: \\(.*\\)"$/\\1/p' <<<"$conf")"
+      creds=wrong
+      [ "$user" = "$ACCESS_KEY_ID:$SECRET_ACCESS_KEY" ] && [ "$token" = "$SESSION_TOKEN" ] && creds=ok
+    fi
+    action="$(jq -r '.action // empty' <<<"$body" 2>/dev/null)"
+    (
+      flock 8
+      # Rules, one JSON object a line: {"when": {fields the body has}, "status": N, "message": "...",
+      # "once": true}; the first that matches answers (a "once" rule only once); otherwise 200.
+      status=200; message="done"; answer='{}'
+      [ "$action" = whoami ] && answer='{"autoScalingGroupName":"linux-asg"}'
+      n=0
+      if [ -f "$STUB/agent-answers" ]; then
+        while IFS= read -r rule; do
+          n=$((n + 1))
+          if jq -e --argjson b "$body" '.when | to_entries | all(.value == $b[.key])' <<<"$rule" >/dev/null 2>&1; then
+            status="$(jq -r .status <<<"$rule")"; message="$(jq -r '.message // "refused by the stub"' <<<"$rule")"; answer='{}'
+            [ "$(jq -r '.once // false' <<<"$rule")" = true ] && sed -i "\${n}d" "$STUB/agent-answers"
+            break
+          fi
+        done <"$STUB/agent-answers"
+      fi
+      echo "agent $method $url $sigv4 creds=$creds content-type=$ctype $body" >>"$STUB/calls"
+      event "agent-$action"
+      if [ "$status" = 0 ]; then
+        echo "curl: (7) Failed to connect to the agent" >&2
+        printf '%b' "\${wfmt//'%{http_code}'/000}"
+        exit 7
+      fi
+      jq -cn --argjson a "$answer" --arg m "$message" --argjson s "$status" '$a + {ok: ($s == 200), message: $m}'
+      printf '%b' "\${wfmt//'%{http_code}'/$status}"
+    ) 8>"$STUB/agent.lock" ;;
   */meta-data/spot/instance-action)
     echo "curl $url" >>"$STUB/calls"
     if [ -f "$STUB/spot" ] && happened "$(cat "$STUB/spot")"; then echo '{"action":"terminate","time":"2026-11-24T10:02:00Z"}'; else exit 22; fi ;;
@@ -88,26 +156,23 @@ case "$url" in
       */latest/api/token) echo IMDSTOKEN ;;
       */meta-data/instance-id) echo ${INSTANCE_ID} ;;
       */meta-data/placement/region) echo eu-west-1 ;;
+      */meta-data/iam/security-credentials/) echo runner-fleet-instance-role ;;
+      */meta-data/iam/security-credentials/runner-fleet-instance-role)
+        printf '{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"%s","SecretAccessKey":"%s","Token":"%s"}' "$ACCESS_KEY_ID" "$SECRET_ACCESS_KEY" "$SESSION_TOKEN" ;;
       *) [ -n "$out" ] && echo "tarball" >"$out" ;;
     esac ;;
 esac`,
-  // Each subcommand called is an event (aws-SUBCOMMAND); a call whose words contain a line of aws-fails
-  // fails as the CLI does when the service refuses (exit status 254).
+  // Each subcommand called is an event (aws-SUBCOMMAND). The instance role has no Auto Scaling
+  // permission: such a call fails as the CLI does when the service refuses (exit status 254).
   'aws': `
 . "$STUB/events.sh"
 echo "aws $*" >>"$STUB/calls"
 event "aws-$2"
-if [ -f "$STUB/aws-fails" ]; then
-  while IFS= read -r words; do
-    case " $* " in
-      *" $words "*) echo "An error occurred (ValidationError) when calling the $2 operation: refused by the stub" >&2; exit 254 ;;
-    esac
-  done <"$STUB/aws-fails"
-fi
+case "$1" in
+  autoscaling) echo "An error occurred (AccessDenied) when calling the $2 operation: no Auto Scaling permission" >&2; exit 254 ;;
+esac
 case "$*" in
-  *describe-auto-scaling-instances*) echo linux-asg ;;
   *get-secret-value*) cat "$STUB/secret" ;;
-  *complete-lifecycle-action*) [ ! -f "$STUB/complete-fails" ] ;;
   *) true ;;
 esac`,
   'dnf': 'echo "dnf $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
@@ -119,6 +184,15 @@ esac`,
   'chown': 'echo "chown $*" >>"$STUB/calls"',
   'systemctl': 'echo "systemctl $*" >>"$STUB/calls"',
   'iptables': 'echo "iptables $*" >>"$STUB/calls"; case "$1" in -C) exit 1 ;; esac',
+  // Recorded, then the real install (owner and group only when the tests run as root).
+  'install': `
+echo "install $*" >>"$STUB/calls"
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in -o|-g) [ "$EUID" -eq 0 ] && args+=("$1" "$2"); shift 2 ;; *) args+=("$1"); shift ;; esac
+done
+PATH="\${PATH#*:}"
+exec install "\${args[@]}"`,
   // Extracting the runner creates its scripts, which record how they are run.
   'tar': `
 echo "tar $*" >>"$STUB/calls"
@@ -131,7 +205,22 @@ cat "$STUB/run.sh.stub" >>"$dir/run.sh"`,
   // The runner's processes: a worker exists while a job runs; stopping the listener ends run.sh.
   'pgrep': 'echo "pgrep $*" >>"$STUB/calls"; case "$*" in *Runner.Worker*) [ -f "$STUB/worker" ] ;; *) [ -f "$STUB/listener" ] ;; esac',
   'pkill': '. "$STUB/events.sh"; echo "pkill $*" >>"$STUB/calls"; event listener-stopped',
-  'sudo': 'echo "sudo $*" >>"$STUB/calls"',
+  // sudo as the rendered sudoers file allows it: the exact command lines of its runner rule, nothing
+  // else, then run as root (here: as the test; the environment is kept so that the test root applies).
+  'sudo': `
+echo "sudo $*" >>"$STUB/calls"
+[ "$1" = "-n" ] && shift
+rule="$(grep '^runner ' "$RUNNER_FLEET_ROOT/etc/sudoers.d/runner-fleet" 2>/dev/null)"
+allowed=""
+IFS=',' read -ra commands <<<"\${rule#*NOPASSWD: }"
+for command in "\${commands[@]}"; do [ "\${command# }" = "$*" ] && allowed=yes; done
+if [ -z "$rule" ] || [ -z "$allowed" ]; then
+  echo "sudo: refused $*" >>"$STUB/calls"
+  echo "sudo: a password is required" >&2
+  exit 1
+fi
+program="$1"; shift
+exec "$RUNNER_FLEET_ROOT$program" "$@"`,
   'runuser': 'echo "runuser $*" >>"$STUB/calls"; shift 3; "$@"',
 };
 
@@ -139,9 +228,10 @@ cat "$STUB/run.sh.stub" >>"$dir/run.sh"`,
  * What the stub run.sh does after recording its call: with the file `listen`, its listener runs (event
  * `listening`); with the file `job`, it runs one job the way the runner does: the worker exists from the
  * start (event `worker`), the job-started hook runs (once `job.hook-after`'s event, if any, has
- * happened), the job's steps run (event `job-running`) until `job.done-after`'s event, if any, then the
- * job-completed hook runs and the worker ends (event `job-done`). With `listen`, it then waits for jobs
- * until its listener is stopped (pkill: event `listener-stopped`).
+ * happened), the job's steps run (event `job-running`; `job.step`, if any, as an unprivileged user) until
+ * `job.done-after`'s event, if any, then the job-completed hook runs and the worker ends (event
+ * `job-done`). With `listen`, it then waits for jobs until its listener is stopped (pkill: event
+ * `listener-stopped`).
  */
 const RUN_SH_STUB = `
 . "$STUB/events.sh"
@@ -156,6 +246,10 @@ if [ -f "$STUB/job" ]; then
   await_event "$(cat "$STUB/job.hook-after")"
   "$hooks/job-started"
   echo "job steps running" >>"$STUB/calls"
+  if [ -f "$STUB/job.step" ]; then
+    setpriv --reuid=${UNPRIVILEGED_UID} --regid=${UNPRIVILEGED_UID} --clear-groups -- bash "$STUB/job.step" >>"$STUB/job.step.out" 2>&1
+    echo "job step exited $?" >>"$STUB/calls"
+  fi
   event job-running
   await_event "$(cat "$STUB/job.done-after")"
   echo "job steps done" >>"$STUB/calls"
@@ -170,20 +264,44 @@ if [ -f "$STUB/listen" ]; then
 fi
 `;
 
+/** Whether the tests run as root, which running a job's step as another user needs. */
+export const RUNNING_AS_ROOT = process.getuid?.() === 0;
+
 /** A job of the stub runner: what its hook and its end wait for (an event name, see RUN_SH_STUB). */
 export interface JobOptions {
   /** The job-started hook runs only once this event has happened. @default - at once */
   readonly hookAfter?: string;
   /** The job's steps end only once this event has happened. @default - at once */
   readonly doneAfter?: string;
+  /**
+   * A bash script the job's steps run as an unprivileged user (uid 65534), the way a workflow's code runs
+   * as the runner user. Needs the tests to run as root. @default - none
+   */
+  readonly step?: string;
 }
 
 export interface RunResult {
   readonly status: number;
   readonly output: string;
   readonly calls: string[];
+  /** Every curl command line, whole. */
+  readonly argv: string[];
   readonly root: string;
   readonly log: string;
+}
+
+/** The line the stub records for a correctly signed agent request with this body. */
+export function agentCall(body: object): string {
+  return `agent POST ${AGENT_URL} aws:amz:eu-west-1:lambda creds=ok content-type=application/json ${JSON.stringify(body)}`;
+}
+
+/** How the stub agent answers the requests whose body has these fields. */
+export interface AgentAnswer {
+  /** 0: the connection fails. */
+  readonly status: number;
+  readonly message?: string;
+  /** Only the first matching request gets this answer. @default false */
+  readonly once?: boolean;
 }
 
 export class Sandbox {
@@ -191,6 +309,8 @@ export class Sandbox {
   readonly root = path.join(this.dir, 'root');
   readonly stub = path.join(this.dir, 'stub');
   readonly bin = path.join(this.dir, 'bin');
+  /** Extra environment for the programs (e.g. RUNNER_FLEET_IMDS). */
+  readonly extraEnv: Record<string, string> = {};
 
   constructor() {
     fs.mkdirSync(this.root);
@@ -201,7 +321,14 @@ export class Sandbox {
     }
     fs.mkdirSync(path.join(this.stub, 'events'));
     fs.writeFileSync(path.join(this.stub, 'events.sh'), EVENTS_SH);
+    fs.writeFileSync(path.join(this.stub, 'credentials.sh'), [
+      `ACCESS_KEY_ID='${CREDENTIALS.AccessKeyId}'`,
+      `SECRET_ACCESS_KEY='${CREDENTIALS.SecretAccessKey}'`,
+      `SESSION_TOKEN='${CREDENTIALS.Token}'`,
+      '',
+    ].join('\n'));
     fs.writeFileSync(path.join(this.stub, 'calls'), '');
+    fs.writeFileSync(path.join(this.stub, 'argv'), '');
     fs.writeFileSync(path.join(this.stub, 'run.sh.stub'), RUN_SH_STUB);
     this.states(['InService']);
   }
@@ -219,8 +346,13 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'secret'), JSON.stringify(value));
   }
 
-  flag(name: 'install-fails' | 'complete-fails' | 'listen', content = ''): void {
+  flag(name: 'install-fails' | 'listen', content = ''): void {
     fs.writeFileSync(path.join(this.stub, name), content);
+  }
+
+  /** The agent answers requests whose body has all these fields this way (rules apply in order). */
+  agentAnswers(when: object, answer: AgentAnswer): void {
+    fs.appendFileSync(path.join(this.stub, 'agent-answers'), `${JSON.stringify({ when, ...answer })}\n`);
   }
 
   /** A spot interruption notice: at once, or once an event has happened. */
@@ -228,16 +360,22 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'spot'), after);
   }
 
-  /** `aws` calls whose words contain these words (e.g. one option) fail as a refused request does. */
-  awsFails(words: string): void {
-    fs.appendFileSync(path.join(this.stub, 'aws-fails'), `${words}\n`);
-  }
-
   /** The runner will run one job as soon as it starts. */
   job(options: JobOptions = {}): void {
     fs.writeFileSync(path.join(this.stub, 'job.hook-after'), options.hookAfter ?? '');
     fs.writeFileSync(path.join(this.stub, 'job.done-after'), options.doneAfter ?? '');
+    if (options.step !== undefined) {
+      fs.writeFileSync(path.join(this.stub, 'job.step'), options.step);
+      // The unprivileged user must reach the test root, as any user reaches / on an instance.
+      fs.chmodSync(this.dir, 0o755);
+      fs.chmodSync(this.root, 0o755);
+    }
     fs.writeFileSync(path.join(this.stub, 'job'), '');
+  }
+
+  /** The programs will run the system's own command of this name, not the stub. */
+  withoutStub(name: string): void {
+    fs.rmSync(path.join(this.bin, name));
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -248,6 +386,8 @@ export class Sandbox {
       RUNNER_FLEET_ROOT: this.root,
       RUNNER_FLEET_POLL_SECONDS: '0.1',
       RUNNER_FLEET_HEARTBEAT_SECONDS: '0',
+      RUNNER_FLEET_AGENT_RETRY_SECONDS: '0',
+      ...this.extraEnv,
     };
   }
 
@@ -274,6 +414,12 @@ export class Sandbox {
     return { process: child, exited };
   }
 
+  /** Everything recorded so far: the calls, every curl command line and the log. */
+  recorded(): { calls: string[]; argv: string[]; log: string } {
+    const { calls, argv, log } = this.result(0, '');
+    return { calls, argv, log };
+  }
+
   /** Whether an event (see RUN_SH_STUB and the stubs) has happened. */
   happened(event: string): boolean {
     return fs.existsSync(path.join(this.stub, 'events', event));
@@ -285,6 +431,7 @@ export class Sandbox {
       status,
       output,
       calls: fs.readFileSync(path.join(this.stub, 'calls'), 'utf8').split('\n').filter((l) => l !== ''),
+      argv: fs.readFileSync(path.join(this.stub, 'argv'), 'utf8').split('\n').filter((l) => l !== ''),
       root: this.root,
       log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '',
     };

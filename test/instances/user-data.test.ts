@@ -1,9 +1,13 @@
-import { execFileSync, spawn } from 'child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { execFileSync, spawn, spawnSync } from 'child_process';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
+import { Lazy } from 'aws-cdk-lib';
 import fc from 'fast-check';
-import { bashSyntax, defaultOptions, indexOfCall, INSTANCE_ID, lockWaiters, Sandbox, shellcheck, until } from './harness';
+import {
+  agentCall, bashSyntax, CREDENTIALS, defaultOptions, indexOfCall, INSTANCE_ID, lockWaiters, RUNNING_AS_ROOT, Sandbox, shellcheck,
+  UNPRIVILEGED_UID, until,
+} from './harness';
 import { shellQuote } from '../../src/instances/shell';
-import { bootstrapFiles, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
+import { bootstrapFiles, renderConfigEnv, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
 
 const variants: Array<ReturnType<typeof defaultOptions>> = [];
 for (const os of ['amazon-linux-2023', 'ubuntu'] as const) {
@@ -20,6 +24,37 @@ variants.push(defaultOptions({
   extraCommands: ['echo "it\'s $HOME" > /tmp/x', "printf '%s\\n' 'single \"quotes\" and $dollars'", 'export A="b c"; echo "$A"'],
 }));
 
+// The agent requests the programs make, as the stub records them (signed, with the role's credentials).
+const WHOAMI = agentCall({ action: 'whoami' });
+const LEAVE_AFTER_JOB = agentCall({ action: 'leave', after: 'job' });
+const LEAVE_AFTER_FAILURE = agentCall({ action: 'leave', after: 'failure' });
+const PROTECT_ON = agentCall({ action: 'protect', protected: true });
+const PROTECT_OFF = agentCall({ action: 'protect', protected: false });
+const HEARTBEAT = agentCall({ action: 'heartbeat', hook: 'terminate' });
+const UNHEALTHY = agentCall({ action: 'unhealthy' });
+const complete = (hook: 'launch' | 'terminate', result: 'CONTINUE' | 'ABANDON'): string => agentCall({ action: 'complete', hook, result });
+const leaveCalls = (calls: string[]): string[] => calls.filter((c) => c.startsWith('agent ') && c.includes('"action":"leave"'));
+
+const JOB_EVENT_STARTED = 'sudo -n /opt/runner-fleet/bin/job-event started';
+const JOB_EVENT_FINISHED = 'sudo -n /opt/runner-fleet/bin/job-event finished';
+const SUDOERS = [
+  'Defaults:runner env_reset, secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"',
+  'runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/job-event started, /opt/runner-fleet/bin/job-event finished',
+  '',
+].join('\n');
+
+/** The texts that contain a credential of the instance role. */
+function leaks(texts: string[]): string[] {
+  return texts.filter((t) => [CREDENTIALS.AccessKeyId, CREDENTIALS.SecretAccessKey, CREDENTIALS.Token].some((secret) => t.includes(secret)));
+}
+
+/** Run after every program run of a test: no Auto Scaling CLI call, no credential recorded or logged. */
+function assertNoAutoScalingCallNorCredential(box: Sandbox): void {
+  const { calls, argv, log } = box.recorded();
+  expect(calls.filter((c) => /^aws autoscaling\b/.test(c))).toEqual([]);
+  expect(leaks([...calls, ...argv, log])).toEqual([]);
+}
+
 describe('rendered user data: static checks', () => {
   test.each(variants.map((v, i) => [i, `${v.os} ${v.architecture} ${v.mode} docker=${v.installDocker} block=${v.blockJobMetadataAccess}`, v]))(
     'variant %d (%s): bash -n and shellcheck are clean for the user data and every script it installs', (_i, _name, options) => {
@@ -32,9 +67,24 @@ describe('rendered user data: static checks', () => {
       }
     });
 
+  test.each(variants.map((v, i) => [i, v]))('variant %d: no program calls the Auto Scaling API itself; the only AWS CLI call reads the secret', (_i, options) => {
+    const userData = renderUserData(options);
+    expect(userData).not.toMatch(/autoscaling\s+[a-z-]+/);
+    // Every command word "aws" (not inside another word, e.g. aws-cli or aws:amz) is followed by secretsmanager.
+    const awsCommands = userData.split('\n').flatMap((line) => [...line.matchAll(/(?:^|[\s;&|(])aws\s+([a-z0-9-]+)/g)].map((m) => m[1]));
+    expect(awsCommands.length).toBeGreaterThan(0);
+    expect(new Set(awsCommands)).toEqual(new Set(['secretsmanager']));
+  });
+
   test('the runner tarball follows the architecture and version', () => {
     expect(runnerDownloadUrl(defaultOptions({ architecture: 'arm64', runnerVersion: '2.330.1' })))
       .toBe('https://github.com/actions/runner/releases/download/v2.330.1/actions-runner-linux-arm64-2.330.1.tar.gz');
+  });
+
+  test('the agent URL reaches config.env, quoted; a token is accepted as is and resolved at deployment', () => {
+    expect(renderConfigEnv(defaultOptions({ agentUrl: 'https://abc.lambda-url.eu-west-1.on.aws/' }))).toContain('\nRF_AGENT_URL=https://abc.lambda-url.eu-west-1.on.aws/\n');
+    const token = Lazy.string({ produce: () => 'https://abc.lambda-url.eu-west-1.on.aws/' });
+    expect(renderUserData(defaultOptions({ agentUrl: token }))).toContain(`\nRF_AGENT_URL=${shellQuote(token)}\n`);
   });
 
   test.each([
@@ -44,6 +94,10 @@ describe('rendered user data: static checks', () => {
     [{ extraPackages: ['ok', 'bad;rm -rf /'] }, 'extraPackages contains "bad;rm -rf /"'],
     [{ inServiceTimeoutSeconds: 0 }, 'inServiceTimeoutSeconds (0)'],
     [{ runnerDownloadBaseUrl: 'http://mirror' }, 'runnerDownloadBaseUrl ("http://mirror") must be an https URL'],
+    [{ agentUrl: undefined }, "agentUrl is missing: the instances make every Auto Scaling call through the control plane's instance agent"],
+    [{ agentUrl: '' }, 'agentUrl is missing'],
+    [{ agentUrl: 'http://agent.example/' }, 'agentUrl ("http://agent.example/") must be an https URL'],
+    [{ agentUrl: "https://x/'; reboot" }, 'must be an https URL'],
   ])('refuses %p', (overrides, message) => {
     expect(() => renderUserData(defaultOptions(overrides as object))).toThrow(message);
   });
@@ -64,7 +118,11 @@ describe('bootstrap, run with stub commands', () => {
     box = new Sandbox();
   });
   afterEach(() => {
-    box.cleanup();
+    try {
+      assertNoAutoScalingCallNorCredential(box);
+    } finally {
+      box.cleanup();
+    }
   });
 
   test('user data installs the programs and enables the unit that runs them at every boot', () => {
@@ -73,22 +131,36 @@ describe('bootstrap, run with stub commands', () => {
     expect(result.calls).toEqual(['systemctl daemon-reload', 'systemctl enable runner-fleet.service', 'systemctl start --no-block runner-fleet.service']);
   });
 
-  test('warm-pool launch: prepares, completes its own launch action with CONTINUE, is not registered', () => {
+  test('warm-pool launch: asks the agent who it is, prepares, completes its own launch action with CONTINUE, is not registered', () => {
     box.install(defaultOptions({ extraCommands: ['echo extra >"$RUNNER_FLEET_ROOT/extra-ran"'] }));
     box.states(['Warmed:Pending:Wait']);
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     const calls = result.calls;
+    const whoami = calls.indexOf(WHOAMI);
     const install = indexOfCall(calls, /^dnf install -y -q jq tar gzip git iptables-nft docker/);
     const download = indexOfCall(calls, /^curl https:\/\/github.com\/actions\/runner\/releases\/download\/v2.329.0\/actions-runner-linux-x64-2.329.0.tar.gz/);
     const deps = indexOfCall(calls, /^bin\/installdependencies.sh/);
-    const complete = indexOfCall(calls, /^aws autoscaling complete-lifecycle-action --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-launch --instance-id i-0123456789abcdef0 --lifecycle-action-result CONTINUE/);
-    expect([install, download, deps, complete].every((i) => i >= 0)).toBe(true);
-    expect(install < download && download < deps && deps < complete).toBe(true);
+    const done = calls.indexOf(complete('launch', 'CONTINUE'));
+    expect([whoami, install, download, deps, done].every((i) => i >= 0)).toBe(true);
+    expect(whoami < install && install < download && download < deps && deps < done).toBe(true);
+    expect(result.log).toContain(`boot of ${INSTANCE_ID} in linux-asg`);
+    expect(result.log).toContain('completed the launch action');
     expect(calls.some((c) => c.includes('get-secret-value'))).toBe(false);
     expect(calls.some((c) => /run\.sh|config\.sh/.test(c))).toBe(false);
     expect(existsSync(`${box.root}/extra-ran`)).toBe(true);
     expect(readFileSync(`${box.root}/opt/actions-runner/.env`, 'utf8')).toContain('ACTIONS_RUNNER_HOOK_JOB_STARTED=/opt/runner-fleet/bin/job-started');
+  });
+
+  test('warm-pool launch whose action is gone (409): logged as nothing to complete, the boot still succeeds', () => {
+    box.install(defaultOptions());
+    box.states(['Warmed:Pending:Wait']);
+    box.agentAnswers({ action: 'complete' }, { status: 409, message: 'no such lifecycle action' });
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(result.calls.filter((c) => c.includes('"action":"complete"'))).toEqual([complete('launch', 'CONTINUE')]);
+    expect(result.log).toContain('nothing to do (409 no such lifecycle action)');
+    expect(result.log).toContain('no pending launch action to complete');
   });
 
   test('a second boot into service skips preparation', () => {
@@ -102,10 +174,7 @@ describe('bootstrap, run with stub commands', () => {
     expect(installs).toHaveLength(1); // only from the first boot
   });
 
-  const LEAVE = `aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${INSTANCE_ID} --should-decrement-desired-capacity`;
-  const REPLACE = `aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${INSTANCE_ID} --no-should-decrement-desired-capacity`;
-
-  test('ephemeral into service: waits for InService, reads its own secret, runs the JIT runner as runner; after its job the group shrinks by one', () => {
+  test('ephemeral into service: waits for InService, reads its own secret, runs the JIT runner as runner; after its job it asks the agent to leave, once', () => {
     box.install(defaultOptions());
     box.states(['Pending:Wait', 'Pending:Wait', 'InService']);
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT-SECRET-VALUE' });
@@ -117,14 +186,14 @@ describe('bootstrap, run with stub commands', () => {
     expect(states.length).toBeGreaterThanOrEqual(3);
     const read = indexOfCall(calls, new RegExp(`^aws secretsmanager get-secret-value --secret-id github-runner-fleet/linux/${INSTANCE_ID} `));
     const run = indexOfCall(calls, /^runuser -u runner -- \.\/run\.sh --jitconfig JIT-SECRET-VALUE$/);
-    const terminate = calls.indexOf(LEAVE);
     expect(read).toBeGreaterThan(indexOfCall(calls, /^dnf install/));
     expect(run).toBeGreaterThan(read);
-    expect(terminate).toBeGreaterThan(indexOfCall(calls, /^job steps done$/));
-    // The group does not launch a replacement by itself: the capacity controller decides.
-    expect(calls).not.toContain(REPLACE);
+    // One call: the agent shrinks the group by one, or, at the group's minimum size, lets it replace
+    // the instance. The capacity controller decides whether another runner is needed.
+    expect(leaveCalls(calls)).toEqual([LEAVE_AFTER_JOB]);
+    expect(calls.indexOf(LEAVE_AFTER_JOB)).toBeGreaterThan(indexOfCall(calls, /^job steps done$/));
     expect(result.log).toContain('after its job: leaving');
-    expect(result.log).toContain('terminating, the group shrinks by one');
+    expect(result.log).toContain('terminating after its job: the group shrinks by one (or replaces it at its minimum size)');
     expect(calls).toContain('iptables -A OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT');
     // The JIT configuration never reaches stdout, stderr or the log file.
     expect(result.output).not.toContain('JIT-SECRET-VALUE');
@@ -132,40 +201,74 @@ describe('bootstrap, run with stub commands', () => {
     expect(result.log).toContain('starting the ephemeral runner');
   });
 
-  test('ephemeral, the group at its minimum size refuses to shrink: the instance leaves with a replacement instead', () => {
+  test('ephemeral, the agent says the instance is already terminating (409): it completes its own terminate action instead', () => {
     box.install(defaultOptions());
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
     box.job();
-    box.awsFails('--should-decrement-desired-capacity');
+    box.agentAnswers({ action: 'leave' }, { status: 409, message: 'already terminating' });
     const result = box.bootstrap();
     expect(result.status).toBe(0);
-    const leave = result.calls.indexOf(LEAVE);
-    expect(leave).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
-    expect(result.calls.indexOf(REPLACE)).toBeGreaterThan(leave);
-    expect(result.output).toContain('ValidationError');
-    expect(result.log).toContain('the group did not shrink (at its minimum size?): terminating with a replacement instead');
-    expect(result.log).toContain('terminating, the group launches a replacement');
-    expect(result.log).not.toContain('the group shrinks by one');
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_JOB]);
+    expect(result.calls.indexOf(complete('terminate', 'CONTINUE'))).toBeGreaterThan(result.calls.indexOf(LEAVE_AFTER_JOB));
+    expect(result.log).toContain('already terminating: completing the terminate action');
+    expect(result.log).toContain('completed the terminate action');
   });
 
-  test('ephemeral runner that exits before taking a job: replaced, the desired capacity unchanged', () => {
+  test('ephemeral, 409 on the leave and no terminate action either: the bootstrap fails (and systemd runs it again)', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.job();
+    box.agentAnswers({ action: 'leave' }, { status: 409, message: 'cannot leave' });
+    box.agentAnswers({ action: 'complete', hook: 'terminate' }, { status: 409, message: 'no such lifecycle action' });
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.log).toContain('no pending terminate action to complete');
+    expect(result.log).toContain('could not terminate this instance');
+  });
+
+  test('ephemeral runner that exits before taking a job: one leave after a failure (the group replaces it, the desired capacity unchanged)', () => {
     box.install(defaultOptions());
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
     const result = box.bootstrap(); // the stub runner exits at once, without a job
     expect(result.status).toBe(0);
-    expect(result.calls.filter((c) => c.includes('terminate-instance-in-auto-scaling-group'))).toEqual([REPLACE]);
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_FAILURE]);
     expect(result.log).toContain('before taking a job: replacing this instance');
+    expect(result.log).toContain('terminating, the group launches a replacement');
   });
 
-  test('ephemeral, neither terminate call succeeds: the bootstrap fails (and systemd runs it again)', () => {
+  test('ephemeral, the agent fails (500) every time: tried three times, the status and message logged, the bootstrap fails (and systemd runs it again)', () => {
     box.install(defaultOptions());
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
     box.job();
-    box.awsFails('terminate-instance-in-auto-scaling-group');
+    box.agentAnswers({ action: 'leave' }, { status: 500, message: 'the agent broke' });
     const result = box.bootstrap();
     expect(result.status).not.toBe(0);
-    expect(result.calls.filter((c) => c.includes('terminate-instance-in-auto-scaling-group'))).toEqual([LEAVE, REPLACE]);
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_JOB, LEAVE_AFTER_JOB, LEAVE_AFTER_JOB]);
+    expect(result.log).toContain('{"action":"leave","after":"job"}: answered 500 the agent broke, trying again');
+    expect(result.log).toContain('{"action":"leave","after":"job"}: answered 500 the agent broke\n');
     expect(result.log).toContain('could not terminate this instance');
+    expect(leaks([result.output, result.log])).toEqual([]);
+  });
+
+  test('a failure the agent recovers from (500, then 200): tried again, and the instance leaves', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.job();
+    box.agentAnswers({ action: 'leave' }, { status: 500, message: 'throttled', once: true });
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_JOB, LEAVE_AFTER_JOB]);
+    expect(result.log).toContain('terminating after its job');
+  });
+
+  test('the agent unreachable: curl fails (000), tried three times, logged', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.agentAnswers({ action: 'leave' }, { status: 0 });
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_FAILURE, LEAVE_AFTER_FAILURE, LEAVE_AFTER_FAILURE]);
+    expect(result.log).toContain('{"action":"leave","after":"failure"}: answered 000');
   });
 
   test('persistent into service: config.sh with URL, token, name, labels and group, then run.sh', () => {
@@ -186,7 +289,7 @@ describe('bootstrap, run with stub commands', () => {
     expect(config).toBeGreaterThan(0);
     expect(run).toBeGreaterThan(config);
     expect(result.calls.some((c) => c.startsWith('apt-get install -y -q jq tar gzip git curl iptables docker.io'))).toBe(true);
-    expect(result.calls.some((c) => c.includes('terminate-instance-in-auto-scaling-group'))).toBe(false);
+    expect(leaveCalls(result.calls)).toEqual([]);
     expect(result.output + result.log).not.toContain('REG-SECRET-TOKEN');
   });
 
@@ -196,21 +299,36 @@ describe('bootstrap, run with stub commands', () => {
     box.secret({ mode: 'ephemeral', runnerName: 'x', jitConfig: 'JIT-SECRET-VALUE' });
     const result = box.bootstrap();
     expect(result.status).not.toBe(0);
-    expect(result.calls).toContain(`aws autoscaling complete-lifecycle-action --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-launch --instance-id ${INSTANCE_ID} --lifecycle-action-result ABANDON`);
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
+    expect(result.calls).not.toContain(UNHEALTHY);
     expect(result.calls.some((c) => /run\.sh|get-secret-value/.test(c))).toBe(false);
     expect(result.log).toContain('bootstrap failed: preparation');
+    expect(result.log).toContain('abandoned the launch action');
   });
 
-  test('when there is no launch action left to abandon, the instance marks itself unhealthy', () => {
+  test('when there is no launch action left to abandon (409), the instance marks itself unhealthy', () => {
     box.install(defaultOptions());
     box.flag('install-fails');
-    box.flag('complete-fails');
+    box.agentAnswers({ action: 'complete', hook: 'launch' }, { status: 409, message: 'no such lifecycle action' });
     const result = box.bootstrap();
     expect(result.status).not.toBe(0);
-    const abandon = indexOfCall(result.calls, /complete-lifecycle-action .* ABANDON$/);
-    const unhealthy = indexOfCall(result.calls, new RegExp(`^aws autoscaling set-instance-health --instance-id ${INSTANCE_ID} --health-status Unhealthy$`));
+    const abandon = result.calls.indexOf(complete('launch', 'ABANDON'));
+    const unhealthy = result.calls.indexOf(UNHEALTHY);
     expect(abandon).toBeGreaterThan(0);
     expect(unhealthy).toBeGreaterThan(abandon);
+    expect(result.log).toContain('marked the instance unhealthy');
+  });
+
+  test('the agent refuses the caller (403): the boot fails, saying why, and nothing else is attempted twice', () => {
+    box.install(defaultOptions());
+    box.agentAnswers({}, { status: 403, message: 'not an instance of any fleet' });
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.calls.filter((c) => c.startsWith('agent '))).toEqual([WHOAMI, complete('launch', 'ABANDON'), UNHEALTHY]);
+    expect(result.log).toContain('{"action":"whoami"}: answered 403 not an instance of any fleet');
+    expect(result.log).toContain('bootstrap failed: cannot read the instance identity');
+    expect(result.log).toContain('could neither abandon the launch action nor mark the instance unhealthy');
+    expect(result.calls.some((c) => c.startsWith('dnf '))).toBe(false);
   });
 
   test('never in service within the timeout: abandons', () => {
@@ -218,27 +336,115 @@ describe('bootstrap, run with stub commands', () => {
     box.states(['Pending:Wait']);
     const result = box.run(`${box.root}/opt/runner-fleet/bin/bootstrap`);
     expect(result.status).not.toBe(0);
-    expect(result.calls.some((c) => /ABANDON$/.test(c))).toBe(true);
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
     expect(result.calls.some((c) => c.includes('get-secret-value'))).toBe(false);
   });
 
-  test('the job hooks: protect on before a job; persistent runners lift it after', () => {
+  test('credentials: read by root from the metadata service, handed to curl on its standard input, never on a command line or in the log', () => {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    box.secret({ mode: 'persistent', runnerName: `linux-${INSTANCE_ID}`, registrationToken: 'T', registrationUrl: 'https://github.com/acme', labels: 'linux' });
+    box.job();
+    box.agentAnswers({ action: 'protect', protected: false }, { status: 500, message: 'the agent broke' });
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const agentLines = result.argv.filter((a) => a.includes('--aws-sigv4'));
+    // whoami, protect on, protect off three times
+    expect(agentLines).toHaveLength(5);
+    for (const line of agentLines) {
+      expect(line).toMatch(/^-sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 aws:amz:eu-west-1:lambda -H content-type: application\/json --data-binary \{.*\} -w \\n%\{http_code\} https:\/\/\S+\.lambda-url\.eu-west-1\.on\.aws\/$/);
+    }
+    // The stub saw the role's own credentials on every call (creds=ok in each line).
+    expect(result.calls.filter((c) => c.startsWith('agent '))).toEqual([WHOAMI, PROTECT_ON, PROTECT_OFF, PROTECT_OFF, PROTECT_OFF]);
+    expect(result.calls).toContain('curl http://169.254.169.254/latest/meta-data/iam/security-credentials/runner-fleet-instance-role');
+    expect(leaks([...result.calls, ...result.argv, result.output, result.log])).toEqual([]);
+    expect(result.log).toContain('answered 500 the agent broke');
+  });
+
+  test('malformed credentials from the metadata service never reach curl', () => {
+    box.install(defaultOptions());
+    box.states(['Warmed:Pending:Wait']);
+    // A "credential" (valid JSON) that would end curl's configuration line and add an option of its own.
+    writeFileSync(`${box.stub}/credentials.sh`, `${String.raw`ACCESS_KEY_ID='AKID\"\nurl = \"https://elsewhere'`}\nSECRET_ACCESS_KEY=S\nSESSION_TOKEN=T\n`);
+    const result = box.bootstrap();
+    expect(result.calls.filter((c) => c.startsWith('agent '))).toEqual([]);
+    expect(result.argv.filter((a) => a.includes('--aws-sigv4'))).toEqual([]);
+    expect(result.log).toContain("the instance role's credentials are missing or malformed");
+  });
+
+  test('the job hooks: job-event started protects the instance; finished lifts the protection of a persistent runner only', () => {
     box.install(defaultOptions({ mode: 'persistent' }));
     box.states(['Warmed:Pending:Wait']);
-    box.bootstrap(); // caches the identity
-    const on = box.run(`${box.root}/opt/runner-fleet/bin/protect`, ['on']);
-    const off = box.run(`${box.root}/opt/runner-fleet/bin/protect`, ['off']);
-    expect(on.status).toBe(0);
-    expect(off.calls).toContain(`aws autoscaling set-instance-protection --instance-ids ${INSTANCE_ID} --auto-scaling-group-name linux-asg --protected-from-scale-in`);
-    expect(off.calls).toContain(`aws autoscaling set-instance-protection --instance-ids ${INSTANCE_ID} --auto-scaling-group-name linux-asg --no-protected-from-scale-in`);
-    expect(box.run(`${box.root}/opt/runner-fleet/bin/protect`, ['sideways']).status).toBe(2);
-    const files = bootstrapFiles(defaultOptions({ mode: 'persistent' }));
-    expect(files.find((f) => f.path.endsWith('job-started'))!.content).toContain('sudo -n /opt/runner-fleet/bin/protect on');
-    expect(files.find((f) => f.path.endsWith('job-completed'))!.content).toContain('sudo -n /opt/runner-fleet/bin/protect off');
-    expect(bootstrapFiles(defaultOptions()).find((f) => f.path.endsWith('job-completed'))!.content).not.toContain('protect off');
-    expect(readFileSync(`${box.root}/etc/sudoers.d/runner-fleet`, 'utf8'))
-      .toBe('runner ALL=(root) NOPASSWD: /opt/runner-fleet/bin/protect on, /opt/runner-fleet/bin/protect off\n');
+    box.bootstrap(); // prepares (the sudoers rule) and caches the identity
+    const started = box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
+    expect(started.status).toBe(0);
+    const finished = box.run(`${box.root}/opt/runner-fleet/bin/job-completed`);
+    expect(finished.status).toBe(0);
+    const calls = finished.calls;
+    expect(calls.indexOf(PROTECT_ON)).toBeGreaterThan(calls.indexOf(JOB_EVENT_STARTED));
+    expect(calls.indexOf(PROTECT_OFF)).toBeGreaterThan(calls.indexOf(JOB_EVENT_FINISHED));
+    expect(finished.log).toContain('scale-in protection on');
+    expect(finished.log).toContain('scale-in protection off');
+
+    const ephemeral = new Sandbox();
+    try {
+      ephemeral.install(defaultOptions());
+      ephemeral.states(['Warmed:Pending:Wait']);
+      ephemeral.bootstrap();
+      ephemeral.run(`${ephemeral.root}/opt/runner-fleet/bin/job-started`);
+      const result = ephemeral.run(`${ephemeral.root}/opt/runner-fleet/bin/job-completed`);
+      expect(result.calls).toContain(JOB_EVENT_FINISHED);
+      expect(result.calls).toContain(PROTECT_ON);
+      expect(result.calls).not.toContain(PROTECT_OFF); // it keeps its protection until it leaves
+    } finally {
+      ephemeral.cleanup();
+    }
   });
+
+  test('a refused protection (409: already terminating) is logged; the hook still lets the job run', () => {
+    box.install(defaultOptions());
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    box.agentAnswers({ action: 'protect' }, { status: 409, message: 'already terminating' });
+    const result = box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
+    expect(result.status).toBe(0);
+    expect(result.output).toContain('runner-fleet: could not record that a job started');
+    expect(result.log).toContain('could not set scale-in protection on');
+    expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(true);
+  });
+
+  test('the sudoers rule allows exactly what the two hooks run, and nothing more', () => {
+    box.install(defaultOptions());
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    const rule = readFileSync(`${box.root}/etc/sudoers.d/runner-fleet`, 'utf8');
+    expect(rule).toBe(SUDOERS);
+    const allowed = rule.split('\n').find((l) => l.startsWith('runner '))!.replace(/^.*NOPASSWD: /, '').split(', ');
+    const hooks = bootstrapFiles(defaultOptions()).filter((f) => /job-(started|completed)$/.test(f.path));
+    const hooked = hooks.flatMap((f) => [...f.content.matchAll(/sudo -n (.+?) \|\|/g)].map((m) => m[1]));
+    expect(hooked.sort()).toEqual(allowed.sort());
+    // The hooks change nothing themselves: their only command is that sudo call.
+    for (const hook of hooks) {
+      const commands = hook.content.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+      expect({ hook: hook.path, commands: commands.length, sudo: commands[0].startsWith('sudo -n '), last: commands[1] })
+        .toEqual({ hook: hook.path, commands: 2, sudo: true, last: 'exit 0' });
+    }
+  });
+});
+
+// sudo's own syntax check: a sudoers file that does not parse breaks sudo for everyone. CI always runs it
+// (scripts/ensure-tools.sh installs sudo); elsewhere it needs visudo on PATH.
+const visudo = spawnSync('visudo', ['--version']).error === undefined;
+(visudo || process.env.CI ? test : test.skip)('the sudoers file parses (visudo -c)', () => {
+  const box = new Sandbox();
+  try {
+    box.install(defaultOptions());
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    const check = spawnSync('visudo', ['-c', '-f', `${box.root}/etc/sudoers.d/runner-fleet`], { encoding: 'utf8' });
+    expect(`${check.status} ${check.stdout}${check.stderr}`).toMatch(/^0 .*parsed OK/);
+  } finally {
+    box.cleanup();
+  }
 });
 
 describe('retirement: the instance stops its own runner only when no job runs', () => {
@@ -246,9 +452,15 @@ describe('retirement: the instance stops its own runner only when no job runs', 
   beforeEach(() => {
     box = new Sandbox();
   });
-  afterEach(() => box.cleanup());
+  afterEach(() => {
+    try {
+      assertNoAutoScalingCallNorCredential(box);
+    } finally {
+      box.cleanup();
+    }
+  });
 
-  const TERMINATE = new RegExp(`^aws autoscaling complete-lifecycle-action --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-terminate --instance-id ${INSTANCE_ID} --lifecycle-action-result CONTINUE$`);
+  const TERMINATE = complete('terminate', 'CONTINUE');
 
   function persistent(): void {
     box.install(defaultOptions({ mode: 'persistent' }));
@@ -267,18 +479,19 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     const calls = result.calls;
     const check = indexOfCall(calls, /^pgrep -u runner -f Runner\.Worker$/);
     const stop = indexOfCall(calls, /^pkill -INT -u runner -f Runner\.Listener$/);
-    const complete = indexOfCall(calls, TERMINATE);
+    const done = calls.indexOf(TERMINATE);
     expect(check).toBeGreaterThan(indexOfCall(calls, /run\.sh/));
     expect(stop).toBeGreaterThan(check);
-    expect(complete).toBeGreaterThan(indexOfCall(calls, /^listener stopped$/));
+    expect(done).toBeGreaterThan(indexOfCall(calls, /^listener stopped$/));
     expect(result.log).toContain('target Terminated: the runner was idle and is stopping');
+    expect(result.log).toContain('completed the terminate action');
   });
 
   test('scale-in arriving during a job: the runner is stopped only after the job, whatever GitHub says', () => {
     persistent();
     box.flag('listen');
     // The job's steps end only after the check has seen Terminated and held the terminate action.
-    box.job({ doneAfter: 'aws-record-lifecycle-action-heartbeat' });
+    box.job({ doneAfter: 'agent-heartbeat' });
     box.states(['InService', 'Terminated when job-running']);
     const result = box.bootstrap();
     expect(result.status).toBe(0);
@@ -290,9 +503,9 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     // The retirement check ran (and declined) while the job ran.
     const checksDuringJob = calls.slice(indexOfCall(calls, /^job steps running$/), done).filter((c) => c.startsWith('pgrep') || c.endsWith('target-lifecycle-state'));
     expect(checksDuringJob.length).toBeGreaterThan(0);
-    expect(indexOfCall(calls, TERMINATE)).toBeGreaterThan(stop);
+    expect(calls.indexOf(TERMINATE)).toBeGreaterThan(stop);
     // While the job ran, the instance held its own terminate action.
-    const beat = indexOfCall(calls, new RegExp(`^aws autoscaling record-lifecycle-action-heartbeat --auto-scaling-group-name linux-asg --lifecycle-hook-name github-runner-fleet-terminate --instance-id ${INSTANCE_ID}$`));
+    const beat = calls.indexOf(HEARTBEAT);
     expect(beat).toBeGreaterThan(indexOfCall(calls, /^job steps running$/));
     expect(beat).toBeLessThan(done);
   });
@@ -302,17 +515,29 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     box.flag('listen');
     // The hook runs only after the check has seen Terminated with the worker and no busy marker, and
     // has held the terminate action instead of stopping the runner.
-    box.job({ hookAfter: 'aws-record-lifecycle-action-heartbeat' });
+    box.job({ hookAfter: 'agent-heartbeat' });
     box.states(['InService', 'Terminated when worker']);
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     const calls = result.calls;
-    const hook = calls.indexOf('sudo -n /opt/runner-fleet/bin/protect on');
-    const beat = indexOfCall(calls, /^aws autoscaling record-lifecycle-action-heartbeat /);
+    const hook = calls.indexOf(JOB_EVENT_STARTED);
+    const beat = calls.indexOf(HEARTBEAT);
     expect(beat).toBeGreaterThan(indexOfCall(calls, /^pgrep -u runner -f Runner\.Worker$/));
     expect(hook).toBeGreaterThan(beat);
     expect(indexOfCall(calls, /^pkill /)).toBeGreaterThan(indexOfCall(calls, /^job steps done$/));
-    expect(calls).not.toContain('stub: gave up waiting for aws-record-lifecycle-action-heartbeat');
+    expect(calls).not.toContain('stub: gave up waiting for agent-heartbeat');
+  });
+
+  test('no terminate action to hold (409) while a job runs: the job is not stopped, and the check asks again later', () => {
+    persistent();
+    box.flag('listen');
+    box.agentAnswers({ action: 'heartbeat' }, { status: 409, message: 'no such lifecycle action' });
+    box.job({ doneAfter: 'agent-heartbeat' });
+    box.states(['InService', 'Terminated when job-running']);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(indexOfCall(result.calls, /^pkill /)).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+    expect(result.log).toContain('{"action":"heartbeat","hook":"terminate"}: nothing to do (409 no such lifecycle action)');
   });
 
   test('back to the warm pool (Warmed:Stopped) while idle: the same retirement', () => {
@@ -320,7 +545,7 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     box.flag('listen');
     box.states(['InService', 'Warmed:Pending:Wait when listening']);
     const result = box.bootstrap();
-    expect(result.calls.some((c) => TERMINATE.test(c))).toBe(true);
+    expect(result.calls).toContain(TERMINATE);
     expect(indexOfCall(result.calls, /^pkill /)).toBeGreaterThan(indexOfCall(result.calls, /^runuser -u runner -- \.\/run\.sh$/));
     expect(result.log).toContain('target Warmed:Pending:Wait: the runner was idle and is stopping');
   });
@@ -339,12 +564,13 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     persistent();
     box.flag('listen');
     box.spotNotice('job-running');
-    box.job({ doneAfter: 'aws-record-lifecycle-action-heartbeat' });
+    box.job({ doneAfter: 'agent-heartbeat' });
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     const calls = result.calls;
     const done = indexOfCall(calls, /^job steps done$/);
-    expect(indexOfCall(calls, /^aws autoscaling record-lifecycle-action-heartbeat /)).toBeLessThan(done);
+    expect(calls.indexOf(HEARTBEAT)).toBeLessThan(done);
+    expect(calls.indexOf(HEARTBEAT)).toBeGreaterThan(0);
     expect(indexOfCall(calls, /^pkill /)).toBeGreaterThan(done);
   });
 
@@ -354,45 +580,42 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     expect(result.calls.some((c) => /run\.sh/.test(c))).toBe(false);
-    expect(result.calls.some((c) => TERMINATE.test(c))).toBe(true);
+    expect(result.calls).toContain(TERMINATE);
   });
 
-  test('ephemeral: after its one job the instance leaves and the group shrinks by one; nothing retires a runner in service', () => {
+  test('ephemeral: after its one job the instance leaves through the agent; nothing retires a runner in service', () => {
     box.install(defaultOptions());
     box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
     box.job();
     const result = box.bootstrap();
     expect(result.status).toBe(0);
     expect(result.calls.some((c) => c.startsWith('pkill'))).toBe(false);
-    expect(indexOfCall(result.calls, /terminate-instance-in-auto-scaling-group .* --should-decrement-desired-capacity$/))
-      .toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+    expect(result.calls.indexOf(LEAVE_AFTER_JOB)).toBeGreaterThan(indexOfCall(result.calls, /^job steps done$/));
+    expect(result.calls).not.toContain(TERMINATE);
   });
 
-  test('the job hooks set and clear the busy marker under the lock, and protect the instance', () => {
+  test('the job hooks set and clear the busy marker (job-event, as root, under the lock), and took-job stays', () => {
     persistent();
     box.states(['Warmed:Pending:Wait']);
     box.bootstrap();
-    mkdirSync(`${box.root}/run/runner-fleet`, { recursive: true });
     const started = box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
     expect(started.status).toBe(0);
     expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(true);
-    expect(started.calls).toContain('sudo -n /opt/runner-fleet/bin/protect on');
+    expect(started.calls).toContain(JOB_EVENT_STARTED);
     box.run(`${box.root}/opt/runner-fleet/bin/job-completed`);
     expect(existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(false);
     // That a job was taken outlasts the job: an ephemeral instance then leaves without a replacement.
     expect(existsSync(`${box.root}/run/runner-fleet/took-job`)).toBe(true);
   });
 
-  test('the job-started hook waits for the lock the retirement check holds', async () => {
+  test('job-event started waits for the lock the retirement check holds', async () => {
     persistent();
     box.states(['Warmed:Pending:Wait']);
-    box.bootstrap();
-    mkdirSync(`${box.root}/run/runner-fleet`, { recursive: true });
+    box.bootstrap(); // makes the state directory and its lock
     const lock = `${box.root}/run/runner-fleet/job.lock`;
     const busy = `${box.root}/run/runner-fleet/busy`;
     const acquired = `${box.dir}/acquired`;
     const release = `${box.dir}/release`;
-    writeFileSync(lock, '');
     // Hold the lock, as retire_if_idle does while it decides, until the test releases it (the loop's
     // bound is only a hang guard).
     const holder = spawn('flock', [lock, 'bash', '-c',
@@ -402,8 +625,8 @@ describe('retirement: the instance stops its own runner only when no job runs', 
       const hook = box.start(`${box.root}/opt/runner-fleet/bin/job-started`);
       let hookExited = false;
       void hook.exited.then(() => (hookExited = true));
-      // The kernel shows the hook's request blocked on the lock: it cannot mark the instance busy now.
-      await until(() => hookExited || lockWaiters(lock) > 0, 'the hook to block on the lock (or to exit)');
+      // The kernel shows the request blocked on the lock: job-event cannot mark the instance busy now.
+      await until(() => hookExited || lockWaiters(lock) > 0, 'job-event to block on the lock (or to exit)');
       expect(hookExited).toBe(false);
       expect(existsSync(busy)).toBe(false);
       writeFileSync(release, '');
@@ -415,5 +638,215 @@ describe('retirement: the instance stops its own runner only when no job runs', 
       writeFileSync(release, '');
       holder.kill();
     }
+  });
+
+  test('the retirement check decides under the same lock: a job marked started while it waited is not stopped', async () => {
+    persistent();
+    box.flag('listen');
+    box.states(['InService', 'Terminated when listening']);
+    // The state directory as the boot keeps it (root's, mode 0755), its lock held as job-event holds it.
+    const dir = `${box.root}/run/runner-fleet`;
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const lock = `${dir}/job.lock`;
+    writeFileSync(lock, '', { mode: 0o600 });
+    const acquired = `${box.dir}/acquired`;
+    const release = `${box.dir}/release`;
+    const holder = spawn('flock', [lock, 'bash', '-c',
+      `touch ${acquired}; for _ in $(seq 1 2000); do [ -e ${release} ] && exit 0; sleep 0.01; done; exit 1`]);
+    try {
+      await until(() => existsSync(acquired), 'the lock holder');
+      const boot = box.start(`${box.root}/opt/runner-fleet/bin/bootstrap`);
+      let bootExited = false;
+      void boot.exited.then(() => (bootExited = true));
+      // The check has seen Terminated and the idle listener, and waits for the lock.
+      await until(() => bootExited || lockWaiters(lock) > 0, 'the retirement check to block on the lock (or the boot to exit)');
+      expect(bootExited).toBe(false);
+      expect(box.recorded().calls.some((c) => c.startsWith('pkill'))).toBe(false);
+      // What job-event started does under the lock, then lets go.
+      writeFileSync(`${dir}/busy`, '');
+      writeFileSync(release, '');
+      await until(() => bootExited || box.happened('agent-heartbeat'), 'the check to hold the terminate action for the job');
+      expect(box.recorded().calls.some((c) => c.startsWith('pkill'))).toBe(false);
+      // The job is over: now the idle runner is stopped.
+      rmSync(`${dir}/busy`);
+      const result = await boot.exited;
+      expect(result.status).toBe(0);
+      expect(indexOfCall(result.calls, /^pkill -INT -u runner -f Runner\.Listener$/)).toBeGreaterThan(result.calls.indexOf(HEARTBEAT));
+      expect(result.calls).toContain(TERMINATE);
+    } finally {
+      writeFileSync(release, '');
+      holder.kill();
+    }
+  });
+});
+
+describe('a job can touch only its own instance: state the runner user cannot forge', () => {
+  let box: Sandbox;
+  beforeEach(() => {
+    box = new Sandbox();
+  });
+  afterEach(() => {
+    try {
+      assertNoAutoScalingCallNorCredential(box);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  const RUN = (b: Sandbox): string => `${b.root}/run/runner-fleet`;
+  // The attacks run as another user through setpriv, which needs root: CI runs as root and always runs them.
+  const rootTest = RUNNING_AS_ROOT || process.env.CI ? test : test.skip;
+
+  function ephemeral(): void {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+  }
+
+  /** Permission bits, in octal, as ls and chmod write them. */
+  function mode(file: string): string {
+    return (lstatSync(file).mode % 0o10000).toString(8);
+  }
+
+  test('the state directory is made by root at boot: owned by root, mode 0755, its lock readable by root only', () => {
+    ephemeral();
+    box.job();
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const dir = RUN(box);
+    expect(result.calls).toContain(`install -d -o root -g root -m 0755 ${dir}`);
+    expect(result.calls.filter((c) => c.startsWith('chown') && c.includes('/run/'))).toEqual([]);
+    expect(lstatSync(dir).isDirectory()).toBe(true);
+    expect(mode(dir)).toBe('755');
+    expect(statSync(dir).uid).toBe(process.getuid!());
+    expect(mode(`${dir}/job.lock`)).toBe('600');
+    // Every marker is a regular file of root's, which only root may read or write.
+    for (const name of readdirSync(dir)) {
+      const stat = lstatSync(`${dir}/${name}`);
+      expect({ name, file: stat.isFile(), uid: stat.uid, mode: mode(`${dir}/${name}`) }).toEqual({ name, file: true, uid: process.getuid!(), mode: '600' });
+    }
+    expect(readdirSync(dir).sort()).toEqual(['job.lock', 'took-job']);
+  });
+
+  rootTest('a job (an unprivileged user) can neither create retiring, delete took-job, plant a link, nor hold the job lock; the instance still leaves after its job', () => {
+    ephemeral();
+    const step = [
+      'd="$RUNNER_FLEET_ROOT/run/runner-fleet"',
+      'touch "$d/retiring" && echo "ATTACK: created retiring"',
+      'rm -f "$d/took-job" && [ ! -e "$d/took-job" ] && echo "ATTACK: deleted took-job"',
+      'ln -s /etc/passwd "$d/busy" && echo "ATTACK: planted a link"',
+      'flock -n "$d/job.lock" true && echo "ATTACK: held the job lock"',
+      'exit 0',
+    ].join('\n');
+    box.job({ step });
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    const out = readFileSync(`${box.stub}/job.step.out`, 'utf8');
+    expect(out).not.toContain('ATTACK');
+    expect(out).toContain('Permission denied');
+    expect(result.calls).toContain('job step exited 0');
+    // Not taken for an idle runner that was retired: the instance leaves after its job.
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_JOB]);
+    expect(result.log).not.toContain('the runner stopped while idle');
+    expect(existsSync(`${RUN(box)}/took-job`)).toBe(true);
+    expect(existsSync(`${RUN(box)}/retiring`)).toBe(false);
+    // The same step, run by root, does what it says: its checks can tell an attack that works.
+    const asRoot = execFileSync('bash', ['-c', step], { env: { ...process.env, RUNNER_FLEET_ROOT: box.root }, encoding: 'utf8' });
+    expect(asRoot).toContain('ATTACK: created retiring');
+  });
+
+  test('job-event refuses every other command line: through sudo the rule refuses it, run directly it exits 2 and logs; nothing changes', () => {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    const script = `${box.dir}/as-runner.sh`;
+    for (const line of [
+      'sudo -n /opt/runner-fleet/bin/job-event sideways',
+      'sudo -n /opt/runner-fleet/bin/job-event started now',
+      'sudo -n /opt/runner-fleet/bin/job-event',
+      'sudo -n /opt/runner-fleet/bin/protect on',
+      'sudo -n /bin/bash -c id',
+    ]) {
+      writeFileSync(script, `${line}\n`);
+      const result = box.run(script);
+      expect({ line, status: result.status, refused: result.calls.includes(`sudo: refused ${line.replace('sudo -n ', '')}`) }).toEqual({ line, status: 1, refused: true });
+    }
+    const jobEvent = `${box.root}/opt/runner-fleet/bin/job-event`;
+    for (const args of [['sideways'], [], ['started', 'now'], ['started;touch x'], ['finished\n']]) {
+      const result = box.run(jobEvent, args);
+      expect({ args, status: result.status }).toEqual({ args, status: 2 });
+    }
+    const { calls, log } = box.recorded();
+    expect(log).toContain('job-event: refused sideways (only job-event started or job-event finished)');
+    expect(log).toContain('job-event: refused started\\;touch\\ x (only');
+    expect(calls.filter((c) => c.includes('"action":"protect"'))).toEqual([]);
+    expect(readdirSync(RUN(box))).toEqual(['job.lock']);
+  });
+
+  test('a link planted at a marker\'s path is replaced, never followed: its target is unchanged', () => {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    box.states(['Warmed:Pending:Wait']);
+    box.bootstrap();
+    const victim = `${box.dir}/victim`;
+    writeFileSync(victim, 'precious\n');
+    // Links root could once have been tricked into following (the runner owned the directory).
+    for (const marker of ['busy', 'took-job']) {
+      symlinkSync(victim, `${RUN(box)}/${marker}`);
+    }
+    const result = box.run(`${box.root}/opt/runner-fleet/bin/job-started`);
+    expect(result.status).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(lstatSync(`${RUN(box)}/busy`).isFile()).toBe(true);
+    expect(lstatSync(`${RUN(box)}/took-job`).isFile()).toBe(true);
+    symlinkSync(victim, `${RUN(box)}/retiring`);
+    box.run(`${box.root}/opt/runner-fleet/bin/job-completed`);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(existsSync(`${RUN(box)}/busy`)).toBe(false);
+    expect(existsSync(victim)).toBe(true);
+  });
+
+  test('a link planted at the directory\'s path: the boot replaces it with its own directory, and the link\'s target is untouched', () => {
+    ephemeral();
+    const elsewhere = `${box.dir}/elsewhere`;
+    mkdirSync(elsewhere);
+    writeFileSync(`${elsewhere}/retiring`, '');
+    mkdirSync(`${box.root}/run`);
+    symlinkSync(elsewhere, RUN(box));
+    box.job();
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(lstatSync(RUN(box)).isSymbolicLink()).toBe(false);
+    expect(lstatSync(RUN(box)).isDirectory()).toBe(true);
+    expect(readdirSync(elsewhere)).toEqual(['retiring']);
+    expect(result.log).toContain('is not a directory only root may write: making it again');
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_JOB]);
+    expect(result.log).not.toContain('the runner stopped while idle');
+  });
+
+  // A took-job planted there would make a runner that never took a job leave as if it had (the group
+  // shrinking instead of replacing it): the directory is made again, empty.
+  test('a directory others may write (mode 0777) at that path is made again (mode 0755): a planted took-job is not believed', () => {
+    ephemeral();
+    mkdirSync(RUN(box), { recursive: true });
+    chmodSync(RUN(box), 0o777);
+    writeFileSync(`${RUN(box)}/took-job`, '');
+    const result = box.bootstrap(); // the runner exits without a job
+    expect(result.status).toBe(0);
+    expect(mode(RUN(box))).toBe('755');
+    expect(existsSync(`${RUN(box)}/took-job`)).toBe(false);
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_FAILURE]);
+  });
+
+  rootTest('a directory another user owns at that path is made again, owned by root: a planted took-job is not believed', () => {
+    ephemeral();
+    mkdirSync(RUN(box), { recursive: true });
+    writeFileSync(`${RUN(box)}/took-job`, '');
+    chownSync(`${RUN(box)}/took-job`, UNPRIVILEGED_UID, UNPRIVILEGED_UID);
+    chownSync(RUN(box), UNPRIVILEGED_UID, UNPRIVILEGED_UID);
+    const result = box.bootstrap(); // the runner exits without a job
+    expect(result.status).toBe(0);
+    expect(statSync(RUN(box)).uid).toBe(0);
+    expect(existsSync(`${RUN(box)}/took-job`)).toBe(false);
+    expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_FAILURE]);
   });
 });

@@ -7,6 +7,7 @@ export function fleetEntry(overrides: Partial<FleetRuntimeEntry> = {}): FleetRun
   return {
     name,
     autoScalingGroupName: `${name}-asg`,
+    instanceRoleName: `${name}-instance-role`,
     fleetLabel: `fleet-${name}`,
     labels: ['linux', 'x64', `fleet-${name}`],
     mode: 'ephemeral',

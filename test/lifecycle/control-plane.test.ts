@@ -17,7 +17,8 @@ function configsOf(template: Template): FleetRuntimeConfig[] {
       const text = typeof v === 'string' ? v : v['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'TOKEN')).join('');
       const parsed = JSON.parse(text);
       if (parsed.fleetsGzip) {
-        return { ...parsed, fleets: JSON.parse(gunzipSync(Buffer.from(parsed.fleetsGzip, 'base64')).toString('utf8')) };
+        const fleets = JSON.parse(gunzipSync(Buffer.from(parsed.fleetsGzip, 'base64')).toString('utf8'));
+        return { ...parsed, fleets: fleets.map((f: object, i: number) => ({ ...f, ...parsed.fleetValues?.[i] })) };
       }
       return parsed;
     });
@@ -41,13 +42,13 @@ function twoFleets(options: { explicit?: boolean } = {}) {
 }
 
 describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () => {
-  test('two fleets with one connection object share one control plane: three functions, one configuration with both fleets', () => {
+  test('two fleets with one connection object share one control plane: four functions, one configuration with both fleets', () => {
     const { template, x64, arm64 } = twoFleets();
     expect(x64.controlPlane).toBe(arm64.controlPlane);
     expect(x64.registrationFunction).toBe(arm64.registrationFunction);
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.resourceCountIs('AWS::Lambda::Function', 4);
     const configs = configsOf(template);
-    expect(configs).toHaveLength(3);
+    expect(configs).toHaveLength(4);
     for (const config of configs) {
       expect(config.fleets.map((f) => f.name)).toEqual(['linux-x64', 'linux-arm64']);
       expect(config.fleets.map((f) => f.autoScalingGroupName)).toEqual(['github-runner-fleet-linux-x64', 'github-runner-fleet-linux-arm64']);
@@ -60,7 +61,7 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const { template, x64, stack } = twoFleets({ explicit: true });
     expect(x64.controlPlane.node.path).toBe('TestStack/Runners');
     expect(x64.controlPlane.fleetNames).toEqual(['linux-x64', 'linux-arm64']);
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.resourceCountIs('AWS::Lambda::Function', 4);
     expect(stack.node.tryFindChild('GitHubRunnerControlPlane')).toBeUndefined();
   });
 
@@ -71,7 +72,7 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const b = new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: other, labels: ['b'], fleetName: 'b' });
     expect(a.controlPlane).not.toBe(b.controlPlane);
     expect(b.controlPlane.node.id).toBe('GitHubRunnerControlPlane2');
-    Template.fromStack(ctx.stack).resourceCountIs('AWS::Lambda::Function', 6);
+    Template.fromStack(ctx.stack).resourceCountIs('AWS::Lambda::Function', 8);
   });
 
   test('lifecycle rules match the groups of every fleet; launches only into service', () => {
@@ -171,6 +172,8 @@ describe('GitHubRunnerControlPlane: many fleets', () => {
     const fleets: FleetRuntimeEntry[] = configsOf(template)[0].fleets;
     expect(fleets.map((f) => f.name)).toEqual(Array.from({ length: 20 }, (_, i) => `fleet-${i}`));
     expect(fleets[7].labels).toEqual(['linux', 'x64', 'pool-7', 'fleet-fleet-7']);
+    // Each fleet's instance role name is a deploy-time value: it travels beside the gzipped fleets.
+    expect(fleets.every((f) => f.instanceRoleName === 'TOKEN')).toBe(true);
   });
 
   test('with a webhook, the gzipped configuration keeps its webhook section (and every other field) as the functions decode it', () => {
@@ -180,7 +183,7 @@ describe('GitHubRunnerControlPlane: many fleets', () => {
       new GitHubRunnerFleet(ctx.stack, `Fleet${i}`, { vpc: ctx.vpc, controlPlane, labels: ['linux', 'x64', `pool-${i}`], fleetName: `fleet-${i}` });
     }
     const functions = Object.values(Template.fromStack(ctx.stack).findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) {
       const raw = fn.Properties.Environment.Variables[ENV_FLEET_CONFIG];
       // The deployed value, with each deploy-time part (table name, secret ARNs) as a literal stand-in.

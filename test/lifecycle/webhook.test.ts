@@ -22,8 +22,8 @@ function literalConfig(fn: any): any {
 describe('GitHubRunnerControlPlane: webhook', () => {
   test('a Function URL (no AWS auth: the signature is checked first), a function answering within GitHub\'s 10 seconds', () => {
     const { template, controlPlane } = withWebhook();
-    template.resourceCountIs('AWS::Lambda::Function', 4);
-    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    template.resourceCountIs('AWS::Lambda::Function', 5);
+    template.resourcePropertiesCountIs('AWS::Lambda::Url', { AuthType: 'NONE' }, 1);
     template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Webhook:'), Timeout: 9 });
     expect(controlPlane.hasWebhook).toBe(true);
     expect(controlPlane.webhookUrl).toBeDefined();
@@ -69,7 +69,9 @@ describe('GitHubRunnerControlPlane: webhook', () => {
 
   test('an HTTP API with one route, POST /webhook, instead of a Function URL', () => {
     const { template, controlPlane, stack } = withWebhook({ endpoint: WebhookEndpointType.HTTP_API });
-    template.resourceCountIs('AWS::Lambda::Url', 0);
+    // The only Function URL left is the instance agent's (AWS_IAM).
+    template.resourcePropertiesCountIs('AWS::Lambda::Url', { AuthType: 'NONE' }, 0);
+    template.resourcePropertiesCountIs('AWS::Lambda::Url', { AuthType: 'AWS_IAM' }, 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhook' });
     expect(stack.resolve(controlPlane.webhookUrl)).toEqual({ 'Fn::Join': ['', [expect.anything(), '/webhook']] });
   });

@@ -7,9 +7,12 @@ import {
   DescribeWarmPoolCommand,
   RecordLifecycleActionHeartbeatCommand,
   SetDesiredCapacityCommand,
+  SetInstanceHealthCommand,
+  SetInstanceProtectionCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createAutoScalingClient, createAutoScalingPort } from '../../../lambda/adapters/auto-scaling';
+import { classifyInstanceError, createAutoScalingClient, createAutoScalingPort } from '../../../lambda/adapters/auto-scaling';
 
 const asMock = mockClient(AutoScalingClient);
 beforeEach(() => asMock.reset());
@@ -240,5 +243,95 @@ describe('groupOfInstance', () => {
     asMock.on(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-2'] }).resolves({ AutoScalingInstances: [] });
     expect(await port().groupOfInstance('i-1')).toBe('linux-asg');
     expect(await port().groupOfInstance('i-2')).toBeUndefined();
+  });
+});
+
+describe('the instance agent\'s calls', () => {
+  const MIN_SIZE = 'Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate group\'s min size '
+    + 'constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group\'s min size.';
+  const NOT_IN_SERVICE = 'The instance i-0123456789abcdef0 is not in InService or EnteringStandby or Standby.';
+  const GONE = 'Instance Id not found - No managed instance found for instance ID: i-0123456789abcdef0';
+
+  test('listWarmPoolInstances: every page of DescribeWarmPool, ids only; DescribeAutoScalingGroups not called', async () => {
+    asMock.on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'linux-asg', NextToken: undefined }).resolves(warm(['i-w1'], 'Warmed:Stopped', 'page2'));
+    asMock.on(DescribeWarmPoolCommand, { AutoScalingGroupName: 'linux-asg', NextToken: 'page2' }).resolves(warm(['i-w2'], 'Warmed:Pending:Wait'));
+    expect(await port().listWarmPoolInstances('linux-asg')).toEqual(['i-w1', 'i-w2']);
+    expect(asMock.commandCalls(DescribeAutoScalingGroupsCommand)).toHaveLength(0);
+  });
+
+  test('setInstanceProtection: one instance of the group, on or off', async () => {
+    asMock.on(SetInstanceProtectionCommand).resolves({});
+    expect(await port().setInstanceProtection('linux-asg', 'i-0123456789abcdef0', true)).toBe('done');
+    expect(await port().setInstanceProtection('linux-asg', 'i-0123456789abcdef0', false)).toBe('done');
+    expect(asMock.commandCalls(SetInstanceProtectionCommand).map((c) => c.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'linux-asg', InstanceIds: ['i-0123456789abcdef0'], ProtectedFromScaleIn: true },
+      { AutoScalingGroupName: 'linux-asg', InstanceIds: ['i-0123456789abcdef0'], ProtectedFromScaleIn: false },
+    ]);
+  });
+
+  test('setInstanceProtection on an instance already terminating: not-in-service, not an error', async () => {
+    asMock.on(SetInstanceProtectionCommand).rejects(awsError('ValidationError', NOT_IN_SERVICE));
+    expect(await port().setInstanceProtection('linux-asg', 'i-0123456789abcdef0', true)).toBe('not-in-service');
+  });
+
+  test('terminateInstance: the decrement setting as asked; a decrement refused at the minimum size is at-min-size', async () => {
+    asMock.on(TerminateInstanceInAutoScalingGroupCommand, { ShouldDecrementDesiredCapacity: true }).rejects(awsError('ValidationError', MIN_SIZE));
+    asMock.on(TerminateInstanceInAutoScalingGroupCommand, { ShouldDecrementDesiredCapacity: false }).resolves({});
+    expect(await port().terminateInstance('i-0123456789abcdef0', true)).toBe('at-min-size');
+    expect(await port().terminateInstance('i-0123456789abcdef0', false)).toBe('done');
+    expect(asMock.commandCalls(TerminateInstanceInAutoScalingGroupCommand).map((c) => c.args[0].input)).toEqual([
+      { InstanceId: 'i-0123456789abcdef0', ShouldDecrementDesiredCapacity: true },
+      { InstanceId: 'i-0123456789abcdef0', ShouldDecrementDesiredCapacity: false },
+    ]);
+  });
+
+  test('terminateInstance of an instance no group knows any more: not-found', async () => {
+    asMock.on(TerminateInstanceInAutoScalingGroupCommand).rejects(awsError('ValidationError', GONE));
+    expect(await port().terminateInstance('i-0123456789abcdef0', false)).toBe('not-found');
+  });
+
+  test('setUnhealthy: SetInstanceHealth Unhealthy without the grace period', async () => {
+    asMock.on(SetInstanceHealthCommand).resolves({});
+    expect(await port().setUnhealthy('i-0123456789abcdef0')).toBe('done');
+    expect(asMock.commandCalls(SetInstanceHealthCommand)[0].args[0].input)
+      .toEqual({ InstanceId: 'i-0123456789abcdef0', HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false });
+  });
+
+  test.each([
+    ['SetInstanceProtection', SetInstanceProtectionCommand, () => port().setInstanceProtection('linux-asg', 'i-0123456789abcdef0', true)],
+    ['TerminateInstanceInAutoScalingGroup', TerminateInstanceInAutoScalingGroupCommand, () => port().terminateInstance('i-0123456789abcdef0', true)],
+    ['SetInstanceHealth', SetInstanceHealthCommand, () => port().setUnhealthy('i-0123456789abcdef0')],
+  ] as const)('%s: access denied, throttling and unknown validation errors propagate (the handler answers 500)', async (_name, command, call) => {
+    for (const error of [
+      awsError('AccessDenied', 'User is not authorized to perform: autoscaling:SetInstanceProtection'),
+      awsError('Throttling', 'Rate exceeded'),
+      awsError('ValidationError', 'Something new'),
+    ]) {
+      asMock.reset();
+      asMock.on(command as any).rejects(error);
+      await expect(call()).rejects.toThrow(error.message);
+    }
+  });
+
+  test('a minimum-size refusal is never taken for a state refusal by the calls that cannot decrement', async () => {
+    asMock.on(SetInstanceHealthCommand).rejects(awsError('ValidationError', MIN_SIZE));
+    await expect(port().setUnhealthy('i-0123456789abcdef0')).rejects.toThrow(/minSize/);
+  });
+
+  test.each([
+    [MIN_SIZE, 'at-min-size'],
+    [NOT_IN_SERVICE, 'not-in-service'],
+    ['The instance i-0123456789abcdef0 is not in InService or Standby.', 'not-in-service'],
+    [GONE, 'not-found'],
+    ['The instance i-0123456789abcdef0 is not part of Auto Scaling group linux-asg.', 'not-found'],
+    ['No active Lifecycle Action found with instance ID i-0123456789abcdef0', undefined],
+    ['Rate exceeded', undefined],
+  ])('classifyInstanceError(ValidationError %p) = %p', (message, expected) => {
+    expect(classifyInstanceError(awsError('ValidationError', message))).toBe(expected);
+  });
+
+  test('only ValidationErrors are classified', () => {
+    expect(classifyInstanceError(awsError('AccessDenied', NOT_IN_SERVICE))).toBeUndefined();
+    expect(classifyInstanceError(undefined)).toBeUndefined();
   });
 });

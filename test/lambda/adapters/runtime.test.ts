@@ -1,3 +1,4 @@
+import { gzipSync } from 'zlib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { environmentFromContext, unpackFleetConfig } from '../../../lambda/adapters/runtime';
 import { parseFleetConfig } from '../../../lambda/core/config';
@@ -39,13 +40,29 @@ describe('unpackFleetConfig: the configuration the constructs write, as the func
     expect(config.fleets.map((f) => f.name)).toEqual(Array.from({ length: count }, (_, i) => `fleet-${i}`));
     expect(config.fleets.map((f) => f.labels[1])).toEqual(Array.from({ length: count }, (_, i) => `pool-${i}`));
     expect(config.github.owner).toBe('acme');
+    // The instance roles' names are generated at deployment: they travel beside the gzipped fleets.
+    expect(config.fleets.map((f) => f.instanceRoleName)).toEqual(Array.from({ length: count }, () => 'aws'));
     expect(raw.includes('fleetsGzip')).toBe(count > 3);
+    expect(raw.includes('fleetValues')).toBe(count > 3);
   });
 
   test('plain JSON and non-JSON pass through for the parser to judge', () => {
     expect(unpackFleetConfig('{"version":1}')).toBe('{"version":1}');
     expect(unpackFleetConfig('not json "fleetsGzip"')).toBe('not json "fleetsGzip"');
     expect(unpackFleetConfig(undefined)).toBeUndefined();
+  });
+
+  test('deploy-time values are merged into their fleets, in order; a fleet without any keeps its fields', () => {
+    const fleets = [{ name: 'a', instanceRoleName: 'synth' }, { name: 'b' }];
+    const raw = JSON.stringify({
+      version: 1,
+      github: {},
+      fleetsGzip: gzipSync(Buffer.from(JSON.stringify(fleets))).toString('base64'),
+      fleetValues: [{ instanceRoleName: 'Stack-ARole-1' }, {}],
+    });
+    expect(JSON.parse(unpackFleetConfig(raw)!)).toEqual({
+      version: 1, github: {}, fleets: [{ name: 'a', instanceRoleName: 'Stack-ARole-1' }, { name: 'b' }],
+    });
   });
 
   test('fleets that are not gzipped JSON fail with the variable named', () => {

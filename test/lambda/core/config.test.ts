@@ -76,6 +76,14 @@ describe('parseFleetConfig', () => {
     expect(problemsOf(JSON.stringify(bad))).toContain('fleets[0].directScaleOut: expected true or false, got "yes"');
   });
 
+  test('every fleet names its instance role (the instance agent serves only its sessions)', () => {
+    const { instanceRoleName: _omitted, ...absent } = fleetEntry();
+    expect(problemsOf(JSON.stringify({ ...runtimeConfig(), fleets: [absent] })))
+      .toContain('fleets[0].instanceRoleName: expected a non-empty string, got undefined');
+    expect(problemsOf(JSON.stringify({ ...runtimeConfig(), fleets: [fleetEntry({ instanceRoleName: '' })] })))
+      .toContain('fleets[0].instanceRoleName: expected a non-empty string, got ""');
+  });
+
   test('repository scope needs a repository', () => {
     const config = { ...runtimeConfig(), github: { ...runtimeConfig().github, scope: 'repository' } };
     expect(problemsOf(JSON.stringify(config))).toContain('github.repo: required for repository scope, got undefined');

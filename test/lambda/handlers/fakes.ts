@@ -62,6 +62,16 @@ export class World {
   readonly logs: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
   /** Actions that no longer exist (completing them resolves false). */
   readonly goneActions = new Set<string>();
+  /** `<hook name>/<instance id>` of actions that are not waiting: heartbeats and completions resolve false. */
+  readonly missingActions = new Set<string>();
+  /** The instance ids in each group's warm pool (DescribeWarmPool). */
+  readonly warmPools = new Map<string, string[]>();
+  /** Scale-in protection set on instances, by instance id. */
+  readonly protections = new Map<string, boolean>();
+  /** Instances on their way out (terminating): Auto Scaling refuses protection, termination and health for them. */
+  readonly terminating = new Set<string>();
+  /** Instances marked unhealthy. */
+  readonly unhealthy = new Set<string>();
   private nextRunnerId = 100;
 
   readonly github: GitHubPort = {
@@ -137,13 +147,14 @@ export class World {
   readonly autoScaling: AutoScalingPort = {
     completeLifecycleAction: async (action, result) => {
       this.record('autoScaling', 'completeLifecycleAction', [action, result]);
-      if (this.goneActions.has(action.instanceId)) return false;
+      if (this.goneActions.has(action.instanceId) || this.missingActions.has(`${action.hookName}/${action.instanceId}`)) return false;
       this.completed.push({ action, result });
       this.goneActions.add(action.instanceId);
       return true;
     },
     recordHeartbeat: async (action) => {
       this.record('autoScaling', 'recordHeartbeat', [action]);
+      if (this.missingActions.has(`${action.hookName}/${action.instanceId}`)) return false;
       this.heartbeats.push(action);
       return true;
     },
@@ -168,6 +179,35 @@ export class World {
         throw Object.assign(new Error(`New SetDesiredCapacity value ${desired} is outside ${group.min}..${group.max} for the AutoScalingGroup.`), { name: 'ValidationError' });
       }
       group.desired = desired;
+    },
+    listWarmPoolInstances: async (name) => {
+      this.record('autoScaling', 'listWarmPoolInstances', [name]);
+      return [...(this.warmPools.get(name) ?? [])];
+    },
+    setInstanceProtection: async (name, instanceId, protectedFromScaleIn) => {
+      this.record('autoScaling', 'setInstanceProtection', [name, instanceId, protectedFromScaleIn]);
+      if (this.terminating.has(instanceId)) return 'not-in-service';
+      this.protections.set(instanceId, protectedFromScaleIn);
+      return 'done';
+    },
+    // As Auto Scaling answers: a decrement is refused when the group's desired capacity is its minimum.
+    terminateInstance: async (instanceId, decrement) => {
+      this.record('autoScaling', 'terminateInstance', [instanceId, decrement]);
+      if (this.terminating.has(instanceId)) return 'not-in-service';
+      const groupName = this.instanceGroups.get(instanceId);
+      if (decrement && groupName) {
+        const group = this.group(groupName);
+        if (group.desired <= group.min) return 'at-min-size';
+        group.desired--;
+      }
+      this.terminating.add(instanceId);
+      return 'done';
+    },
+    setUnhealthy: async (instanceId) => {
+      this.record('autoScaling', 'setUnhealthy', [instanceId]);
+      if (this.terminating.has(instanceId)) return 'not-in-service';
+      this.unhealthy.add(instanceId);
+      return 'done';
     },
   };
 

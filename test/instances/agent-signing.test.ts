@@ -1,0 +1,211 @@
+/**
+ * The agent request as the real curl sends it. A local HTTP server plays the instance metadata service
+ * and the agent; the programs run with the system's curl (the other commands stay stubs). Checked: the
+ * SigV4 signature, recomputed here by an independent implementation, for the lambda service in the
+ * instance's region; the session token in a signed header; the body as built; and no credential on any
+ * process's command line while the request is in flight.
+ */
+import { spawn } from 'child_process';
+import { createHash, createHmac } from 'crypto';
+import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import { CREDENTIALS, defaultOptions, INSTANCE_ID, Sandbox, until } from './harness';
+
+interface SignedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+interface SignatureCheck {
+  readonly valid: boolean;
+  readonly accessKeyId?: string;
+  /** region/service of the credential scope */
+  readonly scope?: string;
+  readonly signedHeaders?: string[];
+}
+
+const sha256 = (data: string): string => createHash('sha256').update(data).digest('hex');
+const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
+
+/** Recomputes an AWS Signature Version 4 (Authorization header form) and compares it with the request's. */
+function verifySigV4(request: SignedRequest, secretAccessKey: string): SignatureCheck {
+  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/
+    .exec(String(request.headers.authorization ?? ''));
+  if (!match) {
+    return { valid: false };
+  }
+  const [, accessKeyId, date, region, service, signedHeaderList, signature] = match;
+  const signedHeaders = signedHeaderList.split(';');
+  const amzDate = String(request.headers['x-amz-date'] ?? '');
+  const canonicalHeaders = signedHeaders.map((h) => `${h}:${String(request.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const [path, query = ''] = request.path.split('?');
+  const canonicalRequest = [request.method, path, query, canonicalHeaders, signedHeaderList, sha256(request.body)].join('\n');
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, `${date}/${region}/${service}/aws4_request`, sha256(canonicalRequest)].join('\n');
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), service), 'aws4_request');
+  const expected = createHmac('sha256', signingKey).update(stringToSign).digest('hex');
+  return { valid: expected === signature && amzDate.startsWith(date), accessKeyId, scope: `${region}/${service}`, signedHeaders };
+}
+
+/** The command lines (of every process this user may read) that contain one of these strings. */
+function commandLinesWith(secrets: string[]): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let line: string;
+    try {
+      line = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (secrets.some((s) => line.includes(s))) {
+      found.push(`${pid}: ${line}`);
+    }
+  }
+  return found;
+}
+
+interface AgentRequest extends SignedRequest {
+  /** Command lines that showed a credential while this request was in flight. */
+  readonly exposed: string[];
+}
+
+interface FakeAws {
+  readonly url: string;
+  readonly agentRequests: AgentRequest[];
+  close(): Promise<void>;
+}
+
+/** The metadata service and the agent (answers taken in order, then 200). */
+async function fakeAws(agentAnswers: Array<{ status: number; body: object }>): Promise<FakeAws> {
+  const agentRequests: AgentRequest[] = [];
+  const meta: Record<string, string> = {
+    'instance-id': INSTANCE_ID,
+    'placement/region': 'eu-west-1',
+    'iam/security-credentials/': 'fleet-instance-role',
+    'iam/security-credentials/fleet-instance-role': JSON.stringify({ Code: 'Success', ...CREDENTIALS, Expiration: '2026-12-01T23:00:00Z' }),
+  };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const url = req.url ?? '';
+      const reply = (status: number, text: string): void => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(text);
+      };
+      if (req.method === 'PUT' && url === '/latest/api/token') {
+        return reply(200, 'IMDS-SESSION');
+      }
+      if (req.method === 'GET' && url.startsWith('/latest/meta-data/') && req.headers['x-aws-ec2-metadata-token'] === 'IMDS-SESSION') {
+        const value = meta[url.slice('/latest/meta-data/'.length)];
+        return value === undefined ? reply(404, '') : reply(200, value);
+      }
+      if (url === '/agent/') {
+        const exposed = commandLinesWith([CREDENTIALS.SecretAccessKey, CREDENTIALS.Token]);
+        agentRequests.push({ method: req.method ?? '', path: url, headers: req.headers, body, exposed });
+        const answer = agentAnswers.shift() ?? { status: 200, body: { ok: true, message: 'done' } };
+        return reply(answer.status, JSON.stringify(answer.body));
+      }
+      return reply(404, '');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    agentRequests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('the agent request, sent by the real curl', () => {
+  let box: Sandbox;
+  let aws: FakeAws | undefined;
+  afterEach(async () => {
+    await aws?.close();
+    box.cleanup();
+  });
+
+  /** Installs the programs, pointed at the fake metadata service and agent, with the system's curl. */
+  async function prepare(answers: Array<{ status: number; body: object }>): Promise<FakeAws> {
+    box = new Sandbox();
+    box.install(defaultOptions());
+    aws = await fakeAws(answers);
+    // The agent URL must be https at synthesis; this test's agent is plain HTTP on the loopback.
+    const config = `${box.root}/etc/runner-fleet/config.env`;
+    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace(/^RF_AGENT_URL=.*$/m, `RF_AGENT_URL=${aws.url}/agent/`));
+    box.extraEnv.RUNNER_FLEET_IMDS = aws.url;
+    box.withoutStub('curl');
+    return aws;
+  }
+
+  test('job-event started: whoami, then protect, each a POST signed for lambda in the instance\'s region, the token signed too, no credential on a command line', async () => {
+    const agent = await prepare([{ status: 200, body: { ok: true, message: 'me', autoScalingGroupName: 'linux-asg' } }]);
+    const result = await box.start(`${box.root}/opt/runner-fleet/bin/job-event`, ['started']).exited;
+    expect(result.status).toBe(0);
+    expect(agent.agentRequests.map((r) => r.body)).toEqual(['{"action":"whoami"}', '{"action":"protect","protected":true}']);
+    for (const request of agent.agentRequests) {
+      const check = verifySigV4(request, CREDENTIALS.SecretAccessKey);
+      expect(check).toEqual({
+        valid: true,
+        accessKeyId: CREDENTIALS.AccessKeyId,
+        scope: 'eu-west-1/lambda',
+        signedHeaders: ['content-type', 'host', 'x-amz-date', 'x-amz-security-token'],
+      });
+      expect(request.method).toBe('POST');
+      expect(request.headers['content-type']).toBe('application/json');
+      expect(request.headers['x-amz-security-token']).toBe(CREDENTIALS.Token);
+      expect(request.exposed).toEqual([]);
+    }
+    expect(result.log).toContain('scale-in protection on');
+    expect(fs.existsSync(`${box.root}/run/runner-fleet/busy`)).toBe(true);
+    expect([result.output, result.log].filter((t) => t.includes(CREDENTIALS.SecretAccessKey) || t.includes(CREDENTIALS.Token))).toEqual([]);
+  });
+
+  test('the agent\'s 409 and 500 answers: the status and message are logged, a 500 is tried again, never a credential', async () => {
+    const agent = await prepare([
+      { status: 200, body: { ok: true, message: 'me', autoScalingGroupName: 'linux-asg' } },
+      { status: 409, body: { ok: false, message: `${INSTANCE_ID} is already terminating`, reason: 'already-terminating' } },
+      { status: 500, body: { ok: false, message: 'internal error' } },
+      { status: 200, body: { ok: true, message: 'done' } },
+    ]);
+    const started = await box.start(`${box.root}/opt/runner-fleet/bin/job-event`, ['started']).exited;
+    expect(started.status).toBe(1);
+    expect(started.log).toContain(`{"action":"protect","protected":true}: nothing to do (409 ${INSTANCE_ID} is already terminating)`);
+    expect(started.log).toContain('could not set scale-in protection on');
+    // A persistent runner would lift the protection after its job; this one is ephemeral: only the marker.
+    const finished = await box.start(`${box.root}/opt/runner-fleet/bin/job-event`, ['finished']).exited;
+    expect(finished.status).toBe(0);
+    expect(agent.agentRequests).toHaveLength(2);
+    // A heartbeat answered 500, then 200: tried again.
+    const script = `${box.dir}/heartbeat.sh`;
+    fs.writeFileSync(script, `. "${box.root}/opt/runner-fleet/bin/lib.sh"; load_identity && agent_heartbeat terminate`);
+    const beat = await box.start(script).exited;
+    expect(beat.status).toBe(0);
+    expect(beat.log).toContain('{"action":"heartbeat","hook":"terminate"}: answered 500 internal error, trying again');
+    expect(agent.agentRequests.map((r) => r.body)).toEqual([
+      '{"action":"whoami"}', '{"action":"protect","protected":true}', '{"action":"heartbeat","hook":"terminate"}', '{"action":"heartbeat","hook":"terminate"}',
+    ]);
+    expect(agent.agentRequests.every((r) => verifySigV4(r, CREDENTIALS.SecretAccessKey).valid && r.exposed.length === 0)).toBe(true);
+    expect([beat.output, beat.log].filter((t) => t.includes(CREDENTIALS.SecretAccessKey) || t.includes(CREDENTIALS.Token))).toEqual([]);
+  });
+
+  test('the checks can fail: a changed body breaks the signature, a credential on a command line is found', async () => {
+    const agent = await prepare([{ status: 200, body: { ok: true, message: 'me', autoScalingGroupName: 'linux-asg' } }]);
+    await box.start(`${box.root}/opt/runner-fleet/bin/job-event`, ['started']).exited;
+    const request = agent.agentRequests[1];
+    expect(verifySigV4(request, CREDENTIALS.SecretAccessKey).valid).toBe(true);
+    expect(verifySigV4({ ...request, body: '{"action":"protect","protected":false}' }, CREDENTIALS.SecretAccessKey).valid).toBe(false);
+    expect(verifySigV4(request, 'another-secret').valid).toBe(false);
+    // A process that has the secret key on its command line (as `curl --user KEY:SECRET` would).
+    const exposing = spawn('bash', ['-c', 'read -r _', 'exposing', CREDENTIALS.SecretAccessKey], { stdio: ['pipe', 'ignore', 'ignore'] });
+    try {
+      await until(() => commandLinesWith([CREDENTIALS.SecretAccessKey]).length > 0, 'the exposing process to show up');
+      expect(commandLinesWith([CREDENTIALS.SecretAccessKey]).join('\n')).toContain(`${exposing.pid}: bash -c`);
+    } finally {
+      exposing.kill();
+    }
+  });
+});
