@@ -1,8 +1,8 @@
 import { describeError } from './deps';
 import { MetricNames } from '../../src/contract';
 import type { FleetRuntimeEntry } from '../../src/contract';
-import { CapacityDecision, decideCapacity, groupFacts, raiseTo } from '../core/capacity';
-import type { AutoScalingPort, GroupCapacity, JobStorePort, LoggerPort, MetricsPort } from '../ports';
+import { CapacityDecision, decideCapacity, groupFacts, idleRunnersOf, raiseTo } from '../core/capacity';
+import type { AutoScalingPort, GitHubRunner, GroupCapacity, JobStorePort, LoggerPort, MetricsPort } from '../ports';
 
 /** What the controller needs: it reads the group, may raise its desired capacity, and publishes the gap. */
 export interface CapacityControllerDeps {
@@ -17,6 +17,11 @@ export interface DemandFacts {
   readonly waiting?: number;
   /** Idle runners (GitHub); needed only without a demand signal. */
   readonly idle?: number;
+  /**
+   * Without a demand signal: the connection's runners as GitHub lists them; the idle count is taken from
+   * them against the group's protected instances (instead of `idle`).
+   */
+  readonly runners?: GitHubRunner[];
   /** The group as read already by the caller (saves a DescribeAutoScalingGroups call). */
   readonly group?: GroupCapacity;
 }
@@ -55,7 +60,7 @@ export async function controlCapacity(
     group: groupFacts(group),
     idleTarget: fleet.idleTarget ?? 0,
     waiting: demand.waiting,
-    idle: demand.idle ?? 0,
+    idle: demand.runners ? idleRunnersOf(demand.runners, fleet, group.instances) : demand.idle ?? 0,
   });
   let published = decision.gap;
   let raisedTo: number | undefined;

@@ -2,10 +2,9 @@ import { capacitySummary, controlCapacity, controlFleet, ControlReport } from '.
 import { describeError, HandlerDeps } from './deps';
 import { MetricNames, NO_FLEET } from '../../src/contract';
 import type { FleetRuntimeEntry } from '../../src/contract';
-import { idleRunnersOf } from '../core/capacity';
 import { countRunnersByFleet } from '../core/runner-counts';
 import { JOB_RECORD_TTL_SECONDS, jobsToReconcile } from '../core/webhook';
-import type { GitHubRunner, GroupCapacity, JobRecord } from '../ports';
+import type { GitHubRunner, JobRecord } from '../ports';
 
 /** Queued jobs checked against the REST API per tick at most: bounds the cost of lost deliveries. */
 export const RECONCILE_LIMIT = 20;
@@ -87,17 +86,7 @@ async function controlTick(
     if (deps.config.webhook && deps.jobs) {
       return await controlFleet({ ...deps, jobs: deps.jobs }, fleet, queued);
     }
-    if (!runners) {
-      return undefined;
-    }
-    let group: GroupCapacity;
-    try {
-      group = await deps.autoScaling.describeCapacity(fleet.autoScalingGroupName);
-    } catch (error) {
-      deps.logger.warn('The Auto Scaling group could not be read: no capacity decision this time', { fleet: fleet.name, ...describeError(error) });
-      return undefined;
-    }
-    return await controlCapacity(deps, fleet, { group, idle: idleRunnersOf(runners, fleet, group.instances) });
+    return runners ? await controlCapacity(deps, fleet, { runners }) : undefined;
   } catch (error) {
     deps.logger.warn('The capacity of a fleet could not be evaluated', { fleet: fleet.name, ...describeError(error) });
     return undefined;

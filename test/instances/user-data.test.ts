@@ -615,11 +615,8 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     const lock = `${box.root}/run/runner-fleet/job.lock`;
     const busy = `${box.root}/run/runner-fleet/busy`;
     const acquired = `${box.dir}/acquired`;
-    const release = `${box.dir}/release`;
-    // Hold the lock, as retire_if_idle does while it decides, until the test releases it (the loop's
-    // bound is only a hang guard).
-    const holder = spawn('flock', [lock, 'bash', '-c',
-      `touch ${acquired}; for _ in $(seq 1 2000); do [ -e ${release} ] && exit 0; sleep 0.01; done; exit 1`]);
+    // Hold the lock, as retire_if_idle does while it decides, until the test closes the holder's stdin.
+    const holder = spawn('flock', [lock, 'bash', '-c', `touch ${acquired}; read -r _ || true`]);
     try {
       await until(() => existsSync(acquired), 'the lock holder');
       const hook = box.start(`${box.root}/opt/runner-fleet/bin/job-started`);
@@ -629,13 +626,13 @@ describe('retirement: the instance stops its own runner only when no job runs', 
       await until(() => hookExited || lockWaiters(lock) > 0, 'job-event to block on the lock (or to exit)');
       expect(hookExited).toBe(false);
       expect(existsSync(busy)).toBe(false);
-      writeFileSync(release, '');
+      holder.stdin.end();
       const result = await hook.exited;
       // It marked the instance busy once the lock was free again.
       expect(result.status).toBe(0);
       expect(existsSync(busy)).toBe(true);
     } finally {
-      writeFileSync(release, '');
+      holder.stdin.end();
       holder.kill();
     }
   });
@@ -651,9 +648,8 @@ describe('retirement: the instance stops its own runner only when no job runs', 
     const lock = `${dir}/job.lock`;
     writeFileSync(lock, '', { mode: 0o600 });
     const acquired = `${box.dir}/acquired`;
-    const release = `${box.dir}/release`;
-    const holder = spawn('flock', [lock, 'bash', '-c',
-      `touch ${acquired}; for _ in $(seq 1 2000); do [ -e ${release} ] && exit 0; sleep 0.01; done; exit 1`]);
+    // Holds the lock until the test closes its stdin.
+    const holder = spawn('flock', [lock, 'bash', '-c', `touch ${acquired}; read -r _ || true`]);
     try {
       await until(() => existsSync(acquired), 'the lock holder');
       const boot = box.start(`${box.root}/opt/runner-fleet/bin/bootstrap`);
@@ -665,7 +661,7 @@ describe('retirement: the instance stops its own runner only when no job runs', 
       expect(box.recorded().calls.some((c) => c.startsWith('pkill'))).toBe(false);
       // What job-event started does under the lock, then lets go.
       writeFileSync(`${dir}/busy`, '');
-      writeFileSync(release, '');
+      holder.stdin.end();
       await until(() => bootExited || box.happened('agent-heartbeat'), 'the check to hold the terminate action for the job');
       expect(box.recorded().calls.some((c) => c.startsWith('pkill'))).toBe(false);
       // The job is over: now the idle runner is stopped.
@@ -675,7 +671,7 @@ describe('retirement: the instance stops its own runner only when no job runs', 
       expect(indexOfCall(result.calls, /^pkill -INT -u runner -f Runner\.Listener$/)).toBeGreaterThan(result.calls.indexOf(HEARTBEAT));
       expect(result.calls).toContain(TERMINATE);
     } finally {
-      writeFileSync(release, '');
+      holder.stdin.end();
       holder.kill();
     }
   });

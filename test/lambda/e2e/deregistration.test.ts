@@ -142,7 +142,7 @@ describe('the scheduled sweep', () => {
     const registration = load('registration', true);
     const registered = await registration.handler(lifecycleEvent(), lambdaContext('registration'));
     expect(registered.outcome).toBe('abandoned');
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // the last delayed JIT request completes at GitHub
+    await server.settled(); // the last delayed JIT request has been acted on at GitHub
     expect(server.runners.map((r) => r.name)).toEqual([RUNNER]);
 
     // The instance was replaced (ABANDON): it is no longer in the group.
