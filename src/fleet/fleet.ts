@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GitHubRunnerFleetProps } from './props';
-import { FleetSettings, resolveFleetSettings } from './settings';
+import { FleetSettings, resolveFleetSettings, runnerArchitecture } from './settings';
 import { LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_HOOK_NAME } from '../contract';
 import { createInstanceRole } from '../instances/instance-role';
 import { createLaunchTemplate } from '../instances/launch-template';
@@ -139,7 +139,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       drainTimeoutSeconds: settings.drainTimeout.toSeconds(),
       idleTarget: settings.idleRunners,
       os: 'linux',
-      architecture: settings.instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64',
+      architecture: runnerArchitecture(settings.instanceType),
       ...(settings.directScaleOut ? { directScaleOut: true } : {}),
     }, { spot: settings.spot !== undefined });
     const controlPlane = this.controlPlane;

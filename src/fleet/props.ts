@@ -248,6 +248,26 @@ export interface GitHubRunnerFleetProps {
   readonly runnerVersion?: string;
 
   /**
+   * The SHA-256 of the runner release tarball for this fleet's architecture
+   * (`actions-runner-linux-<x64|arm64>-<runnerVersion>.tar.gz`), 64 hexadecimal digits. The instances
+   * refuse a download with any other digest before they unpack or run anything from it. GitHub shows the
+   * digest of each file in the release notes of the version.
+   *
+   * @default - the digest this library pins for `runnerVersion`; required for any other version
+   * @see https://github.com/actions/runner/releases
+   */
+  readonly runnerSha256?: string;
+
+  /**
+   * A mirror of the runner releases for networks that cannot reach github.com: the instances download
+   * `<base>/v<version>/actions-runner-linux-<arch>-<version>.tar.gz`; the checksum is verified either
+   * way. An https URL.
+   *
+   * @default 'https://github.com/actions/runner/releases/download'
+   */
+  readonly runnerDownloadBaseUrl?: string;
+
+  /**
    * Ephemeral (one job per instance) or persistent runners.
    *
    * @default RunnerMode.EPHEMERAL

@@ -5,6 +5,7 @@ import { GitHubRunnerFleetProps, RunnerMode } from './props';
 import { validateLabels } from '../github/names';
 import { HIBERNATION_ROOT_HEADROOM_GIB, hibernationFacts, MAX_HIBERNATION_MEMORY_GIB } from '../instances/hibernation';
 import { RunnerOperatingSystem } from '../instances/operating-system';
+import { isSha256, PINNED_RUNNER_SHA256, pinnedRunnerSha256 } from '../instances/runner-releases';
 
 /** The runner release installed when `runnerVersion` is not given. */
 export const DEFAULT_RUNNER_VERSION = '2.329.0';
@@ -27,6 +28,13 @@ export interface FleetSettings {
   readonly operatingSystem: RunnerOperatingSystem;
   readonly rootVolumeGiB: number;
   readonly runnerVersion: string;
+  /**
+   * The SHA-256 of the runner release tarball for the fleet's architecture, lower-case hexadecimal (or a
+   * token): `runnerSha256`, or the digest pinned for `runnerVersion`.
+   */
+  readonly runnerSha256: string;
+  /** Where the instances download the runner release from; undefined for GitHub's releases. */
+  readonly runnerDownloadBaseUrl?: string;
   readonly mode: RunnerMode;
   readonly runnerGroupId?: number;
   readonly runnerGroupName?: string;
@@ -77,10 +85,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   const rootVolumeGiB = (props.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes();
   wholeInRange('rootVolumeSize (GiB)', rootVolumeGiB, 8, 16384, 'give a size between 8 GiB and 16 TiB');
 
-  const runnerVersion = props.runnerVersion ?? DEFAULT_RUNNER_VERSION;
-  if (!Token.isUnresolved(runnerVersion) && !/^\d+\.\d+\.\d+$/.test(runnerVersion)) {
-    throw new Error(`runnerVersion (${JSON.stringify(runnerVersion)}) is not a version: give a release number such as "${DEFAULT_RUNNER_VERSION}", without a leading "v"`);
-  }
+  const { runnerVersion, runnerSha256, runnerDownloadBaseUrl } = resolveRunnerRelease(props, runnerArchitecture(instanceType));
 
   const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
   // With only a name, the functions look the group's id up at run time.
@@ -114,7 +119,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   }
   // A label naming another OS or architecture than the runners have: jobs asking for it would be routed
   // here (GitHub matches labels, not machines) and run on the wrong kind of machine.
-  const otherPlatform = instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ['x64', 'x86_64', 'amd64'] : ['arm64', 'aarch64'];
+  const otherPlatform = runnerArchitecture(instanceType) === 'arm64' ? ['x64', 'x86_64', 'amd64'] : ['arm64', 'aarch64'];
   const misleading = labels.filter((l) => !Token.isUnresolved(l) && [...otherPlatform, 'windows', 'macos', 'osx'].includes(l.toLowerCase()));
   if (misleading.length > 0) {
     warnings.push({
@@ -187,6 +192,8 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     operatingSystem,
     rootVolumeGiB,
     runnerVersion,
+    runnerSha256,
+    runnerDownloadBaseUrl,
     mode,
     runnerGroupId,
     runnerGroupName: props.runnerGroupName,
@@ -210,6 +217,51 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     offlineGracePeriod,
     warnings,
   };
+}
+
+/** The runner release's architecture name (as in its file name) for an instance type. */
+export function runnerArchitecture(instanceType: ec2.InstanceType): 'x64' | 'arm64' {
+  return instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64';
+}
+
+/** The runner release the instances install: its version, the digest they check, and where they fetch it. */
+function resolveRunnerRelease(props: GitHubRunnerFleetProps, architecture: 'x64' | 'arm64'): Pick<FleetSettings, 'runnerVersion' | 'runnerSha256' | 'runnerDownloadBaseUrl'> {
+  const runnerVersion = props.runnerVersion ?? DEFAULT_RUNNER_VERSION;
+  if (!Token.isUnresolved(runnerVersion) && !/^\d+\.\d+\.\d+$/.test(runnerVersion)) {
+    throw new Error(`runnerVersion (${JSON.stringify(runnerVersion)}) is not a version: give a release number such as "${DEFAULT_RUNNER_VERSION}", without a leading "v"`);
+  }
+  const file = `actions-runner-linux-${architecture}-${runnerVersion}.tar.gz`;
+  const releasePage = `https://github.com/actions/runner/releases/tag/v${runnerVersion}`;
+  const pinned = Token.isUnresolved(runnerVersion) ? undefined : pinnedRunnerSha256(runnerVersion, architecture);
+
+  let runnerSha256 = props.runnerSha256;
+  if (runnerSha256 === undefined) {
+    if (pinned === undefined) {
+      throw new Error(Token.isUnresolved(runnerVersion)
+        ? `runnerVersion is a deploy-time value, so no digest pinned by this library applies: give runnerSha256, the SHA-256 of ${file}`
+        : `runnerVersion (${JSON.stringify(runnerVersion)}) has no SHA-256 pinned by this library (it pins ${Object.keys(PINNED_RUNNER_SHA256).join(', ')}): `
+          + `give runnerSha256, the SHA-256 of ${file} from the release notes of ${releasePage}, or use a pinned runnerVersion`);
+    }
+    runnerSha256 = pinned;
+  } else if (!Token.isUnresolved(runnerSha256)) {
+    if (!isSha256(runnerSha256)) {
+      throw new Error(`runnerSha256 (${JSON.stringify(runnerSha256)}) is not a SHA-256 digest: give the 64 hexadecimal digits published for ${file} `
+        + `(the release notes of ${releasePage}), without a "sha256:" prefix or spaces`);
+    }
+    runnerSha256 = runnerSha256.toLowerCase();
+    if (pinned !== undefined && runnerSha256 !== pinned) {
+      throw new Error(`runnerSha256 (${runnerSha256}) differs from the digest this library pins for ${file} (${pinned}): `
+        + `remove runnerSha256 to use the pinned digest, or check that you copied the digest of ${file} (this fleet's architecture is ${architecture})`);
+    }
+  }
+
+  const runnerDownloadBaseUrl = props.runnerDownloadBaseUrl;
+  if (runnerDownloadBaseUrl !== undefined && !Token.isUnresolved(runnerDownloadBaseUrl)
+    && !/^https:\/\/[^\s'"\\/?#]+(\/[^\s'"\\?#]*)?$/.test(runnerDownloadBaseUrl)) {
+    throw new Error(`runnerDownloadBaseUrl (${JSON.stringify(runnerDownloadBaseUrl)}) must be an https URL without spaces, quotes, backslashes, "?" or "#", `
+      + 'such as "https://github.com/actions/runner/releases/download": the instances download <base>/v<version>/actions-runner-linux-<arch>-<version>.tar.gz');
+  }
+  return { runnerVersion, runnerSha256, runnerDownloadBaseUrl };
 }
 
 function resolveWarmPool(

@@ -23,10 +23,11 @@ export interface InstanceRoleProps {
 }
 
 /**
- * The runner instances' role: Systems Manager, the instance's own secret, and the instance agent's
- * Function URL. No Auto Scaling permission: the Auto Scaling calls that take an instance id authorize
- * against the group, so a role allowed them may act on every instance of the group. The instance asks the
- * agent instead, which acts on the calling instance only (src/lifecycle/instance-agent.ts).
+ * The runner instances' role: Systems Manager, the instance's own secret (read, then deleted by the
+ * instance as soon as its runner is configured, so the registration does not outlive its use), and the
+ * instance agent's Function URL. No Auto Scaling permission: the Auto Scaling calls that take an instance
+ * id authorize against the group, so a role allowed them may act on every instance of the group. The
+ * instance asks the agent instead, which acts on the calling instance only (src/lifecycle/instance-agent.ts).
  */
 export function createInstanceRole(scope: Construct, id: string, props: InstanceRoleProps): iam.Role {
   const role = new iam.Role(scope, id, {
@@ -35,16 +36,16 @@ export function createInstanceRole(scope: Construct, id: string, props: Instance
     managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
   });
 
-  // An instance reads only the secret tagged with its own ARN: ec2:SourceInstanceARN is the ARN of the
-  // instance whose role credentials sign the request, so another instance's secret does not match.
-  role.addToPolicy(new iam.PolicyStatement({
-    sid: 'ReadOwnRunnerSecret',
-    actions: ['secretsmanager:GetSecretValue'],
+  // An instance reads and deletes only the secret tagged with its own ARN: ec2:SourceInstanceARN is the
+  // ARN of the instance whose role credentials sign the request, so another instance's secret does not match.
+  const ownSecret = {
     resources: [instanceSecretArnPattern(props.secretPrefix)],
     conditions: {
       StringEquals: { [`secretsmanager:ResourceTag/${TagKeys.INSTANCE_ARN}`]: '${ec2:SourceInstanceARN}' },
     },
-  }));
+  };
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadOwnRunnerSecret', actions: ['secretsmanager:GetSecretValue'], ...ownSecret }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'DeleteOwnRunnerSecret', actions: ['secretsmanager:DeleteSecret'], ...ownSecret }));
 
   for (const statement of instanceAgentInvokeStatements(props.agentFunctionArn)) {
     role.addToPolicy(statement);

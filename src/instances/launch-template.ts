@@ -2,8 +2,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { renderUserData } from './user-data';
-import { LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../contract';
-import { FleetSettings } from '../fleet/settings';
+import { FleetSettings, runnerArchitecture } from '../fleet/settings';
 
 export interface RunnerLaunchTemplateProps {
   readonly settings: FleetSettings;
@@ -26,12 +25,12 @@ export function createLaunchTemplate(scope: Construct, id: string, props: Runner
   const hibernated = settings.warmPool?.poolState === 'Hibernated';
   const userData = ec2.UserData.custom(renderUserData({
     os: settings.operatingSystem.name === 'ubuntu' ? 'ubuntu' : 'amazon-linux-2023',
-    architecture: architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64',
+    architecture: runnerArchitecture(settings.instanceType),
     runnerVersion: settings.runnerVersion,
+    runnerSha256: settings.runnerSha256,
+    runnerDownloadBaseUrl: settings.runnerDownloadBaseUrl,
     mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
     secretPrefix: props.secretPrefix,
-    launchHookName: LAUNCH_HOOK_NAME,
-    terminateHookName: TERMINATE_HOOK_NAME,
     installDocker: settings.installDocker,
     extraPackages: settings.extraPackages,
     extraCommands: settings.extraCommands,

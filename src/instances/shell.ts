@@ -12,15 +12,3 @@ export function shellQuote(value: string): string {
   }
   return `'${value.replace(/'/g, "'\\''")}'`;
 }
-
-/**
- * A tag for bash text inside TypeScript: `@{` stands for bash's `${` (which a template literal would
- * interpolate), and the text is taken raw (backslashes stay).
- */
-export function bash(strings: TemplateStringsArray, ...values: string[]): string {
-  let out = '';
-  strings.raw.forEach((s, i) => {
-    out += s.replace(/@\{/g, '${') + (i < values.length ? values[i] : '');
-  });
-  return out.replace(/^\n/, '');
-}

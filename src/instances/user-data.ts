@@ -1,6 +1,20 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
-import { BOOTSTRAP_SH, JOB_COMPLETED_SH, JOB_EVENT_SH, JOB_STARTED_SH, LIB_SH, SYSTEMD_UNIT } from './scripts';
+import { isSha256 } from './runner-releases';
 import { shellQuote } from './shell';
+
+/**
+ * The instance programs are real files (`assets/instance/*.sh`), which shellcheck and the shell tests
+ * read as they are; the user data carries them verbatim, beside one generated file of settings
+ * (`config.env`). The folder is found from this module in `src/instances` and in `lib/instances` alike.
+ */
+export const INSTANCE_ASSETS_DIR = path.join(__dirname, '..', '..', 'assets', 'instance');
+
+/** An instance program, as shipped. */
+export function instanceAsset(name: string): string {
+  return fs.readFileSync(path.join(INSTANCE_ASSETS_DIR, name), 'utf8');
+}
 
 /** Everything the instance bootstrap needs to know, fixed at synth time. */
 export interface BootstrapOptions {
@@ -8,14 +22,16 @@ export interface BootstrapOptions {
   readonly architecture: 'x64' | 'arm64';
   /** e.g. '2.329.0' */
   readonly runnerVersion: string;
+  /**
+   * The SHA-256 of the runner tarball (64 hexadecimal digits): the bootstrap refuses a download with
+   * another digest before it unpacks anything.
+   */
+  readonly runnerSha256: string;
   /** @default https://github.com/actions/runner/releases/download */
   readonly runnerDownloadBaseUrl?: string;
   readonly mode: 'ephemeral' | 'persistent';
   /** Secret name = secretPrefix + instance id. */
   readonly secretPrefix: string;
-  readonly launchHookName: string;
-  /** The terminate hook: the instance completes it itself once its runner has stopped while idle. */
-  readonly terminateHookName: string;
   readonly installDocker: boolean;
   readonly extraPackages: string[];
   /** Run as root during preparation, in order. */
@@ -50,10 +66,9 @@ export function validateBootstrapOptions(options: BootstrapOptions): void {
   if (!/^[A-Za-z0-9/_+=.@-]+\/$/.test(options.secretPrefix)) {
     throw new Error(`secretPrefix (${JSON.stringify(options.secretPrefix)}) must be a Secrets Manager name prefix ending with "/"`);
   }
-  for (const [name, value] of [['launchHookName', options.launchHookName], ['terminateHookName', options.terminateHookName]]) {
-    if (!/^[A-Za-z0-9_./-]{1,255}$/.test(value)) {
-      throw new Error(`${name} (${JSON.stringify(value)}) is not a lifecycle hook name`);
-    }
+  if (!Token.isUnresolved(options.runnerSha256) && !isSha256(options.runnerSha256)) {
+    throw new Error(`runnerSha256 (${JSON.stringify(options.runnerSha256)}) is not a SHA-256 digest: give the 64 hexadecimal digits `
+      + `the release page shows for ${runnerDownloadUrl(options).split('/').pop()}`);
   }
   for (const pkg of options.extraPackages) {
     if (!/^[A-Za-z0-9][A-Za-z0-9+._:=~-]*$/.test(pkg)) {
@@ -83,10 +98,9 @@ export function renderConfigEnv(options: BootstrapOptions): string {
     ['RF_ARCH', options.architecture],
     ['RF_RUNNER_VERSION', options.runnerVersion],
     ['RF_RUNNER_URL', runnerDownloadUrl(options)],
+    ['RF_RUNNER_SHA256', Token.isUnresolved(options.runnerSha256) ? options.runnerSha256 : options.runnerSha256.toLowerCase()],
     ['RF_MODE', options.mode],
     ['RF_SECRET_PREFIX', options.secretPrefix],
-    ['RF_LAUNCH_HOOK', options.launchHookName],
-    ['RF_TERMINATE_HOOK', options.terminateHookName],
     ['RF_INSTALL_DOCKER', String(options.installDocker)],
     ['RF_BLOCK_METADATA', String(options.blockJobMetadataAccess)],
     ['RF_IN_SERVICE_TIMEOUT', String(options.inServiceTimeoutSeconds)],
@@ -106,16 +120,21 @@ export function renderPrepareExtra(commands: string[]): string {
   return ['#!/bin/bash', '# Extra preparation commands (GitHubRunnerFleet extraCommands), run as root.', 'set -euo pipefail', ...commands, ''].join('\n');
 }
 
+/** The programs the user data installs: where, with which mode, from which file of assets/instance. */
+export const INSTANCE_PROGRAMS: ReadonlyArray<{ readonly asset: string; readonly path: string; readonly mode: string }> = [
+  { asset: 'lib.sh', path: '/opt/runner-fleet/bin/lib.sh', mode: '0644' },
+  { asset: 'bootstrap.sh', path: '/opt/runner-fleet/bin/bootstrap', mode: '0755' },
+  { asset: 'job-event.sh', path: '/opt/runner-fleet/bin/job-event', mode: '0755' },
+  { asset: 'job-started.sh', path: '/opt/runner-fleet/bin/job-started', mode: '0755' },
+  { asset: 'job-completed.sh', path: '/opt/runner-fleet/bin/job-completed', mode: '0755' },
+  { asset: 'runner-fleet.service', path: '/etc/systemd/system/runner-fleet.service', mode: '0644' },
+];
+
 /** Every file the user data writes: path (below the root prefix) → content and mode. */
 export function bootstrapFiles(options: BootstrapOptions): Array<{ path: string; mode: string; content: string }> {
   const files = [
     { path: '/etc/runner-fleet/config.env', mode: '0644', content: renderConfigEnv(options) },
-    { path: '/opt/runner-fleet/bin/lib.sh', mode: '0644', content: LIB_SH },
-    { path: '/opt/runner-fleet/bin/bootstrap', mode: '0755', content: BOOTSTRAP_SH },
-    { path: '/opt/runner-fleet/bin/job-event', mode: '0755', content: JOB_EVENT_SH },
-    { path: '/opt/runner-fleet/bin/job-started', mode: '0755', content: JOB_STARTED_SH },
-    { path: '/opt/runner-fleet/bin/job-completed', mode: '0755', content: JOB_COMPLETED_SH },
-    { path: '/etc/systemd/system/runner-fleet.service', mode: '0644', content: SYSTEMD_UNIT },
+    ...INSTANCE_PROGRAMS.map((p) => ({ path: p.path, mode: p.mode, content: instanceAsset(p.asset) })),
   ];
   if (options.extraCommands.length > 0) {
     files.push({ path: '/opt/runner-fleet/bin/prepare-extra', mode: '0755', content: renderPrepareExtra(options.extraCommands) });

@@ -123,6 +123,7 @@ export class GitHubRunnerControlPlane extends Construct {
   private readonly terminateRule: events.Rule;
   private readonly writeSecrets: iam.PolicyStatement;
   private readonly deleteSecrets: iam.PolicyStatement;
+  private readonly cleanUpSecrets: iam.PolicyStatement;
   private readonly githubConfig: GitHubRuntimeConfig;
   /** Spot interruption warnings reach the deregistration function (created with the first spot fleet). */
   private spotRule?: events.Rule;
@@ -198,12 +199,15 @@ export class GitHubRunnerControlPlane extends Construct {
     this.instanceAgentFunction = agent.function;
     this.instanceAgentUrl = agent.url.url;
 
-    // Per-fleet secret prefixes are added to these statements as fleets join.
+    // Per-fleet secret prefixes are added to the secret statements as fleets join.
     this.writeSecrets = new iam.PolicyStatement({
       sid: 'WriteInstanceSecrets',
       actions: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
     });
     registration.addToRolePolicy(this.writeSecrets);
+    // A registration that fails after writing the instance's secret deletes it again (cleanUp).
+    this.cleanUpSecrets = new iam.PolicyStatement({ sid: 'DeleteFailedRegistrationSecrets', actions: ['secretsmanager:DeleteSecret'] });
+    registration.addToRolePolicy(this.cleanUpSecrets);
     registration.addToRolePolicy(new iam.PolicyStatement({
       sid: 'CompleteLaunchActions',
       actions: ['autoscaling:CompleteLifecycleAction'],
@@ -338,6 +342,7 @@ export class GitHubRunnerControlPlane extends Construct {
     }
     this.writeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     this.deleteSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
+    this.cleanUpSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);
   }
 }

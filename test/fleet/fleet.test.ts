@@ -129,10 +129,12 @@ describe('GitHubRunnerFleet: the instances', () => {
   });
 
   test('the user data bootstraps the runner version and reads the instance secret prefix', () => {
-    const { stack } = fleetWith({ runnerVersion: '2.330.1' });
+    // 2.330.1 is not pinned by the library: its digest must be given.
+    const { stack } = fleetWith({ runnerVersion: '2.330.1', runnerSha256: 'ab'.repeat(32) });
     const lt = Object.values(Template.fromStack(stack).findResources('AWS::EC2::LaunchTemplate'))[0] as any;
     const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
     expect(userData).toContain('2.330.1');
+    expect(userData).toContain(`RF_RUNNER_SHA256=${'ab'.repeat(32)}`);
     expect(userData).toContain('github-runner-fleet/linux-x64/');
   });
 
@@ -149,6 +151,24 @@ describe('GitHubRunnerFleet: the instances', () => {
     });
   });
 
+  test('the instance role deletes only its own secret: the same resource and the same tag condition as the read', () => {
+    const { stack, fleet } = fleetWith();
+    const roleId = stack.getLogicalId(fleet.role.node.defaultChild as CfnElement);
+    const statements = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const read = statements.find((s: any) => s.Sid === 'ReadOwnRunnerSecret');
+    const deletes = statements.filter((s: any) => [s.Action].flat().includes('secretsmanager:DeleteSecret'));
+    expect(deletes).toEqual([{
+      Sid: 'DeleteOwnRunnerSecret',
+      Effect: 'Allow',
+      Action: 'secretsmanager:DeleteSecret',
+      Condition: { StringEquals: { 'secretsmanager:ResourceTag/github-runner-fleet:instance-arn': '${ec2:SourceInstanceARN}' } },
+      Resource: read.Resource,
+    }]);
+    expect(JSON.stringify(read.Resource)).toMatch(/:secret:github-runner-fleet\/linux-x64\/\*"/);
+  });
+
   test('the instance role has no Auto Scaling permission: it may invoke the control plane\'s instance agent URL, with IAM auth', () => {
     const { stack, fleet } = fleetWith();
     const template = Template.fromStack(stack);
@@ -156,7 +176,7 @@ describe('GitHubRunnerFleet: the instances', () => {
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
-    expect(statements.map((s: any) => s.Sid).sort()).toEqual(['InvokeInstanceAgentThroughUrlOnly', 'InvokeInstanceAgentUrl', 'ReadOwnRunnerSecret']);
+    expect(statements.map((s: any) => s.Sid).sort()).toEqual(['DeleteOwnRunnerSecret', 'InvokeInstanceAgentThroughUrlOnly', 'InvokeInstanceAgentUrl', 'ReadOwnRunnerSecret']);
     expect(statements.flatMap((s: any) => [s.Action].flat()).filter((a: string) => a.startsWith('autoscaling:'))).toEqual([]);
   });
 
@@ -210,17 +230,27 @@ describe('GitHubRunnerFleet: the functions and rules', () => {
     }
   });
 
-  test('only the registration function may create secrets; only deregistration may delete them', () => {
-    const template = Template.fromStack(fleetWith().stack);
+  test('only the registration function may create secrets; deregistration, a failed registration and the instance itself may delete them', () => {
+    const { stack, fleet } = fleetWith();
+    const template = Template.fromStack(stack);
     const policies = Object.values(template.findResources('AWS::IAM::Policy')) as any[];
     const actionsOf = (sid: string) => policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Sid === sid);
     expect(actionsOf('WriteInstanceSecrets')).toHaveLength(1);
     expect(actionsOf('DeleteInstanceSecrets')).toHaveLength(1);
+    expect(actionsOf('DeleteFailedRegistrationSecrets')).toHaveLength(1);
     const all = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
     const creators = all.filter((s: any) => [s.Action].flat().includes('secretsmanager:CreateSecret'));
     expect(creators.map((s: any) => s.Sid)).toEqual(['WriteInstanceSecrets']);
-    const deleters = all.filter((s: any) => [s.Action].flat().includes('secretsmanager:DeleteSecret'));
-    expect(deleters.map((s: any) => s.Sid)).toEqual(['DeleteInstanceSecrets']);
+    // Which role holds each delete: the statement ids are not enough.
+    const roleOf = (fn: { role?: unknown }) => stack.getLogicalId((fn.role as any).node.defaultChild as CfnElement);
+    const deleters = policies.flatMap((p) => p.Properties.PolicyDocument.Statement
+      .filter((s: any) => [s.Action].flat().includes('secretsmanager:DeleteSecret'))
+      .map((s: any) => `${p.Properties.Roles.map((r: any) => r.Ref).join(',')}/${s.Sid}`));
+    expect(deleters.sort()).toEqual([
+      `${roleOf(fleet.deregistrationFunction)}/DeleteInstanceSecrets`,
+      `${roleOf(fleet.registrationFunction)}/DeleteFailedRegistrationSecrets`,
+      `${roleOf(fleet)}/DeleteOwnRunnerSecret`,
+    ].sort());
   });
 });
 

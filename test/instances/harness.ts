@@ -14,6 +14,7 @@
  * Every `curl` command line is kept too (`RunResult.argv`), so that tests can show no credential is on one.
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -28,15 +29,43 @@ export const CREDENTIALS = {
   Token: 'IQoJEXAMPLE+SESSION/TOKEN+b3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJH==',
 };
 
+/** What the stub download serves as the runner tarball unless a test serves something else. */
+export const TARBALL = 'the runner release tarball\n';
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * A runner's settings files as GitHub's JIT configuration carries them. The SECRET-marked values stand
+ * for the runner's credentials: they must never appear on a command line, in an environment or a log.
+ */
+export const JIT_FILES: Record<string, string> = {
+  '.runner': JSON.stringify({ agentId: 7, agentName: `linux-${INSTANCE_ID}`, poolId: 1, ephemeral: true, serverUrl: 'https://pipelines.example/' }),
+  '.credentials': JSON.stringify({ scheme: 'OAuthAccessToken', data: { clientId: 'JIT-SECRET-CLIENT-ID', authorizationUrl: 'https://token.example/' } }),
+  '.credentials_rsaparams': JSON.stringify({ d: 'JIT-SECRET-RSA-D', modulus: 'JIT-SECRET-RSA-MODULUS', exponent: 'AQAB' }),
+};
+const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+/** A JIT configuration: base64 of a JSON object that maps each settings file to its base64 content. */
+export function encodeJit(files: Record<string, string>): string {
+  return base64(JSON.stringify(Object.fromEntries(Object.entries(files).map(([name, content]) => [name, base64(content)]))));
+}
+export const JIT = encodeJit(JIT_FILES);
+/** The registration material a test's secret carries, which must not leak. */
+export const REGISTRATION_SECRETS = [JIT, 'JIT-SECRET-CLIENT-ID', 'JIT-SECRET-RSA-D', 'REG-SECRET-TOKEN'];
+
+/**
+ * The commands whose every start is recorded with its arguments (`RunResult.exec`), besides the stubs:
+ * everything the bootstrap runs on the registration material. What a command line carries, every local
+ * user can read (ps, /proc/PID/cmdline).
+ */
+const RECORDED_COMMANDS = ['jq', 'base64', 'sh', 'cat', 'tee', 'rm', 'mv', 'mktemp', 'sha256sum', 'cut', 'tr', 'stat', 'mkdir', 'chmod', 'touch', 'head', 'env'];
+
 export function defaultOptions(overrides: Partial<BootstrapOptions> = {}): BootstrapOptions {
   return {
     os: 'amazon-linux-2023',
     architecture: 'x64',
     runnerVersion: '2.329.0',
+    runnerSha256: sha256(TARBALL),
     mode: 'ephemeral',
     secretPrefix: 'github-runner-fleet/linux/',
-    launchHookName: 'github-runner-fleet-launch',
-    terminateHookName: 'github-runner-fleet-terminate',
     installDocker: true,
     extraPackages: [],
     extraCommands: [],
@@ -159,7 +188,7 @@ case "$url" in
       */meta-data/iam/security-credentials/) echo runner-fleet-instance-role ;;
       */meta-data/iam/security-credentials/runner-fleet-instance-role)
         printf '{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"%s","SecretAccessKey":"%s","Token":"%s"}' "$ACCESS_KEY_ID" "$SECRET_ACCESS_KEY" "$SESSION_TOKEN" ;;
-      *) [ -n "$out" ] && echo "tarball" >"$out" ;;
+      *) [ -n "$out" ] && cat "$STUB/tarball" >"$out" ;;
     esac ;;
 esac`,
   // Each subcommand called is an event (aws-SUBCOMMAND). The instance role has no Auto Scaling
@@ -171,8 +200,14 @@ event "aws-$2"
 case "$1" in
   autoscaling) echo "An error occurred (AccessDenied) when calling the $2 operation: no Auto Scaling permission" >&2; exit 254 ;;
 esac
+# The secret: read while it exists; deleted (as the instance role may, its own only) for good.
 case "$*" in
-  *get-secret-value*) cat "$STUB/secret" ;;
+  *get-secret-value*)
+    [ -f "$STUB/secret" ] || { echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation" >&2; exit 254; }
+    cat "$STUB/secret" ;;
+  *delete-secret*)
+    [ ! -f "$STUB/delete-fails" ] || { echo "An error occurred (AccessDeniedException) when calling the DeleteSecret operation" >&2; exit 254; }
+    rm -f "$STUB/secret" ;;
   *) true ;;
 esac`,
   'dnf': 'echo "dnf $*" >>"$STUB/calls"; [ ! -f "$STUB/install-fails" ]',
@@ -200,6 +235,8 @@ dir=""; while [ $# -gt 0 ]; do case "$1" in -C) dir="$2"; shift 2 ;; *) shift ;;
 mkdir -p "$dir/bin"
 for f in run.sh config.sh bin/installdependencies.sh; do
   printf '#!/bin/bash\\necho "%s $*" >>"$STUB/calls"\\n' "$f" >"$dir/$f"; chmod +x "$dir/$f"
+  # What reaches the runner's programs in their environment (ACTIONS_RUNNER_INPUT_*), kept apart.
+  printf 'env | grep "^ACTIONS_RUNNER_INPUT_" | sed "s|^|%s |" >>"$STUB/runner-env" || true\\n' "$f" >>"$dir/$f"
 done
 cat "$STUB/run.sh.stub" >>"$dir/run.sh"`,
   // The runner's processes: a worker exists while a job runs; stopping the listener ends run.sh.
@@ -286,6 +323,10 @@ export interface RunResult {
   readonly calls: string[];
   /** Every curl command line, whole. */
   readonly argv: string[];
+  /** Every start of the recorded commands (jq, base64, sh, cat, ...), with its arguments. */
+  readonly exec: string[];
+  /** `PROGRAM NAME=VALUE` for each ACTIONS_RUNNER_INPUT_* variable the runner's programs were given. */
+  readonly runnerEnv: string[];
   readonly root: string;
   readonly log: string;
 }
@@ -330,6 +371,18 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'calls'), '');
     fs.writeFileSync(path.join(this.stub, 'argv'), '');
     fs.writeFileSync(path.join(this.stub, 'run.sh.stub'), RUN_SH_STUB);
+    fs.writeFileSync(path.join(this.stub, 'tarball'), TARBALL);
+    fs.writeFileSync(path.join(this.stub, 'exec'), '');
+    fs.writeFileSync(path.join(this.stub, 'runner-env'), '');
+    for (const name of RECORDED_COMMANDS) {
+      // Recorded, then the system's own command (the next one on PATH after this folder).
+      fs.writeFileSync(path.join(this.bin, name), [
+        '#!/bin/bash',
+        `printf '%s\\n' "${name} $*" >>"$STUB/exec"`,
+        `PATH="\${PATH//${this.bin}:/}" exec ${name} "$@"`,
+        '',
+      ].join('\n'), { mode: 0o755 });
+    }
     this.states(['InService']);
   }
 
@@ -346,7 +399,12 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'secret'), JSON.stringify(value));
   }
 
-  flag(name: 'install-fails' | 'listen', content = ''): void {
+  /** The download serves this as the runner tarball (a tampered or substituted file). */
+  tarball(content: string): void {
+    fs.writeFileSync(path.join(this.stub, 'tarball'), content);
+  }
+
+  flag(name: 'install-fails' | 'listen' | 'delete-fails', content = ''): void {
     fs.writeFileSync(path.join(this.stub, name), content);
   }
 
@@ -415,9 +473,9 @@ export class Sandbox {
   }
 
   /** Everything recorded so far: the calls, every curl command line and the log. */
-  recorded(): { calls: string[]; argv: string[]; log: string } {
-    const { calls, argv, log } = this.result(0, '');
-    return { calls, argv, log };
+  recorded(): { calls: string[]; argv: string[]; exec: string[]; log: string } {
+    const { calls, argv, exec, log } = this.result(0, '');
+    return { calls, argv, exec, log };
   }
 
   /** Whether an event (see RUN_SH_STUB and the stubs) has happened. */
@@ -432,6 +490,8 @@ export class Sandbox {
       output,
       calls: fs.readFileSync(path.join(this.stub, 'calls'), 'utf8').split('\n').filter((l) => l !== ''),
       argv: fs.readFileSync(path.join(this.stub, 'argv'), 'utf8').split('\n').filter((l) => l !== ''),
+      exec: fs.readFileSync(path.join(this.stub, 'exec'), 'utf8').split('\n').filter((l) => l !== ''),
+      runnerEnv: fs.readFileSync(path.join(this.stub, 'runner-env'), 'utf8').split('\n').filter((l) => l !== ''),
       root: this.root,
       log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '',
     };

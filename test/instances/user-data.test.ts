@@ -1,13 +1,14 @@
 import { execFileSync, spawn, spawnSync } from 'child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
+import * as path from 'path';
 import { Lazy } from 'aws-cdk-lib';
 import fc from 'fast-check';
 import {
-  agentCall, bashSyntax, CREDENTIALS, defaultOptions, indexOfCall, INSTANCE_ID, lockWaiters, RUNNING_AS_ROOT, Sandbox, shellcheck,
-  UNPRIVILEGED_UID, until,
+  agentCall, bashSyntax, CREDENTIALS, defaultOptions, encodeJit, indexOfCall, INSTANCE_ID, JIT, JIT_FILES, lockWaiters, REGISTRATION_SECRETS,
+  RUNNING_AS_ROOT, Sandbox, sha256, shellcheck, UNPRIVILEGED_UID, until,
 } from './harness';
 import { shellQuote } from '../../src/instances/shell';
-import { bootstrapFiles, renderConfigEnv, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
+import { bootstrapFiles, INSTANCE_ASSETS_DIR, INSTANCE_PROGRAMS, renderConfigEnv, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
 
 const variants: Array<ReturnType<typeof defaultOptions>> = [];
 for (const os of ['amazon-linux-2023', 'ubuntu'] as const) {
@@ -48,6 +49,37 @@ function leaks(texts: string[]): string[] {
   return texts.filter((t) => [CREDENTIALS.AccessKeyId, CREDENTIALS.SecretAccessKey, CREDENTIALS.Token].some((secret) => t.includes(secret)));
 }
 
+/**
+ * Where the registration material (JIT configuration, runner credentials, registration token) shows up
+ * although it must not: any command line (stubs, curl, every recorded command), the log, the given
+ * output, or the environment of run.sh (which its jobs inherit).
+ */
+function registrationLeaks(box: Sandbox, output = ''): string[] {
+  const { calls, argv, exec, log } = box.recorded();
+  const runEnv = readFileSync(`${box.dir}/stub/runner-env`, 'utf8').split('\n').filter((l) => l.startsWith('run.sh '));
+  return [...[...calls, ...argv, ...exec, log, output].filter((t) => REGISTRATION_SECRETS.some((secret) => t.includes(secret))), ...runEnv];
+}
+
+/**
+ * A fresh sandbox for each test of the enclosing describe (handed to `use`), checked after the test (no
+ * Auto Scaling call, no credential recorded or logged, then `check`) and removed.
+ */
+function sandboxPerTest(use: (box: Sandbox) => void, check: (box: Sandbox) => void = () => undefined): void {
+  let box: Sandbox;
+  beforeEach(() => {
+    box = new Sandbox();
+    use(box);
+  });
+  afterEach(() => {
+    try {
+      assertNoAutoScalingCallNorCredential(box);
+      check(box);
+    } finally {
+      box.cleanup();
+    }
+  });
+}
+
 /** Run after every program run of a test: no Auto Scaling CLI call, no credential recorded or logged. */
 function assertNoAutoScalingCallNorCredential(box: Sandbox): void {
   const { calls, argv, log } = box.recorded();
@@ -67,13 +99,41 @@ describe('rendered user data: static checks', () => {
       }
     });
 
-  test.each(variants.map((v, i) => [i, v]))('variant %d: no program calls the Auto Scaling API itself; the only AWS CLI call reads the secret', (_i, options) => {
+  test.each(variants.map((v, i) => [i, v]))('variant %d: no program calls the Auto Scaling API itself; the only AWS CLI calls read and delete its secret', (_i, options) => {
     const userData = renderUserData(options);
     expect(userData).not.toMatch(/autoscaling\s+[a-z-]+/);
     // Every command word "aws" (not inside another word, e.g. aws-cli or aws:amz) is followed by secretsmanager.
     const awsCommands = userData.split('\n').flatMap((line) => [...line.matchAll(/(?:^|[\s;&|(])aws\s+([a-z0-9-]+)/g)].map((m) => m[1]));
     expect(awsCommands.length).toBeGreaterThan(0);
     expect(new Set(awsCommands)).toEqual(new Set(['secretsmanager']));
+    const secretCalls = userData.split('\n').flatMap((line) => [...line.matchAll(/aws\s+secretsmanager\s+([a-z-]+)/g)].map((m) => m[1]));
+    expect(new Set(secretCalls)).toEqual(new Set(['get-secret-value', 'delete-secret']));
+  });
+
+  test('shellcheck is clean for the real program files, read as they are', () => {
+    const files = readdirSync(INSTANCE_ASSETS_DIR).filter((f) => f.endsWith('.sh'));
+    expect(files.sort()).toEqual(['bootstrap.sh', 'job-completed.sh', 'job-event.sh', 'job-started.sh', 'lib.sh']);
+    for (const file of files) {
+      const result = spawnSync('shellcheck', ['-s', 'bash', '-S', 'warning', path.join(INSTANCE_ASSETS_DIR, file)], { encoding: 'utf8' });
+      expect({ file, findings: `${result.stdout}${result.stderr}`, status: result.status }).toEqual({ file, findings: '', status: 0 });
+    }
+  });
+
+  test('the user data carries each program file verbatim; only config.env (and the extra commands) are generated', () => {
+    const options = defaultOptions({ extraCommands: ['true'] });
+    const files = bootstrapFiles(options);
+    for (const program of INSTANCE_PROGRAMS) {
+      expect(files.find((f) => f.path === program.path)?.content).toBe(readFileSync(path.join(INSTANCE_ASSETS_DIR, program.asset), 'utf8'));
+    }
+    expect(files.map((f) => f.path).filter((p) => !INSTANCE_PROGRAMS.some((program) => program.path === p)).sort())
+      .toEqual(['/etc/runner-fleet/config.env', '/opt/runner-fleet/bin/prepare-extra']);
+  });
+
+  test('config.env carries the tarball\'s SHA-256 (lower case) and the mirror\'s URL when one is given', () => {
+    const digest = sha256('x').toUpperCase();
+    const env = renderConfigEnv(defaultOptions({ runnerSha256: digest, runnerDownloadBaseUrl: 'https://mirror.example/runner/' }));
+    expect(env).toContain(`\nRF_RUNNER_SHA256=${digest.toLowerCase()}\n`);
+    expect(env).toContain('\nRF_RUNNER_URL=https://mirror.example/runner/v2.329.0/actions-runner-linux-x64-2.329.0.tar.gz\n');
   });
 
   test('the runner tarball follows the architecture and version', () => {
@@ -94,6 +154,8 @@ describe('rendered user data: static checks', () => {
     [{ extraPackages: ['ok', 'bad;rm -rf /'] }, 'extraPackages contains "bad;rm -rf /"'],
     [{ inServiceTimeoutSeconds: 0 }, 'inServiceTimeoutSeconds (0)'],
     [{ runnerDownloadBaseUrl: 'http://mirror' }, 'runnerDownloadBaseUrl ("http://mirror") must be an https URL'],
+    [{ runnerSha256: 'abc' }, 'runnerSha256 ("abc") is not a SHA-256 digest: give the 64 hexadecimal digits the release page shows for actions-runner-linux-x64-2.329.0.tar.gz'],
+    [{ runnerSha256: `${'g'.repeat(64)}` }, 'is not a SHA-256 digest'],
     [{ agentUrl: undefined }, "agentUrl is missing: the instances make every Auto Scaling call through the control plane's instance agent"],
     [{ agentUrl: '' }, 'agentUrl is missing'],
     [{ agentUrl: 'http://agent.example/' }, 'agentUrl ("http://agent.example/") must be an https URL'],
@@ -113,17 +175,8 @@ describe('shellQuote', () => {
 });
 
 describe('bootstrap, run with stub commands', () => {
-  let box: Sandbox;
-  beforeEach(() => {
-    box = new Sandbox();
-  });
-  afterEach(() => {
-    try {
-      assertNoAutoScalingCallNorCredential(box);
-    } finally {
-      box.cleanup();
-    }
-  });
+  let box!: Sandbox;
+  sandboxPerTest((b) => (box = b));
 
   test('user data installs the programs and enables the unit that runs them at every boot', () => {
     const result = box.install(defaultOptions());
@@ -168,7 +221,7 @@ describe('bootstrap, run with stub commands', () => {
     box.states(['Warmed:Pending:Wait']);
     box.bootstrap();
     box.states(['InService']);
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT-SECRET-VALUE' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     const result = box.bootstrap();
     const installs = result.calls.filter((c) => c.startsWith('dnf install'));
     expect(installs).toHaveLength(1); // only from the first boot
@@ -177,7 +230,7 @@ describe('bootstrap, run with stub commands', () => {
   test('ephemeral into service: waits for InService, reads its own secret, runs the JIT runner as runner; after its job it asks the agent to leave, once', () => {
     box.install(defaultOptions());
     box.states(['Pending:Wait', 'Pending:Wait', 'InService']);
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT-SECRET-VALUE' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.job();
     const result = box.bootstrap();
     expect(result.status).toBe(0);
@@ -185,7 +238,7 @@ describe('bootstrap, run with stub commands', () => {
     const states = calls.filter((c) => c.endsWith('autoscaling/target-lifecycle-state'));
     expect(states.length).toBeGreaterThanOrEqual(3);
     const read = indexOfCall(calls, new RegExp(`^aws secretsmanager get-secret-value --secret-id github-runner-fleet/linux/${INSTANCE_ID} `));
-    const run = indexOfCall(calls, /^runuser -u runner -- \.\/run\.sh --jitconfig JIT-SECRET-VALUE$/);
+    const run = indexOfCall(calls, /^runuser -u runner -- \.\/run\.sh$/);
     expect(read).toBeGreaterThan(indexOfCall(calls, /^dnf install/));
     expect(run).toBeGreaterThan(read);
     // One call: the agent shrinks the group by one, or, at the group's minimum size, lets it replace
@@ -196,14 +249,13 @@ describe('bootstrap, run with stub commands', () => {
     expect(result.log).toContain('terminating after its job: the group shrinks by one (or replaces it at its minimum size)');
     expect(calls).toContain('iptables -A OUTPUT -d 169.254.169.254 -m owner --uid-owner runner -j REJECT');
     // The JIT configuration never reaches stdout, stderr or the log file.
-    expect(result.output).not.toContain('JIT-SECRET-VALUE');
-    expect(result.log).not.toContain('JIT-SECRET-VALUE');
+    expect(registrationLeaks(box)).toEqual([]);
     expect(result.log).toContain('starting the ephemeral runner');
   });
 
   test('ephemeral, the agent says the instance is already terminating (409): it completes its own terminate action instead', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.job();
     box.agentAnswers({ action: 'leave' }, { status: 409, message: 'already terminating' });
     const result = box.bootstrap();
@@ -216,7 +268,7 @@ describe('bootstrap, run with stub commands', () => {
 
   test('ephemeral, 409 on the leave and no terminate action either: the bootstrap fails (and systemd runs it again)', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.job();
     box.agentAnswers({ action: 'leave' }, { status: 409, message: 'cannot leave' });
     box.agentAnswers({ action: 'complete', hook: 'terminate' }, { status: 409, message: 'no such lifecycle action' });
@@ -228,7 +280,7 @@ describe('bootstrap, run with stub commands', () => {
 
   test('ephemeral runner that exits before taking a job: one leave after a failure (the group replaces it, the desired capacity unchanged)', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     const result = box.bootstrap(); // the stub runner exits at once, without a job
     expect(result.status).toBe(0);
     expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_FAILURE]);
@@ -238,7 +290,7 @@ describe('bootstrap, run with stub commands', () => {
 
   test('ephemeral, the agent fails (500) every time: tried three times, the status and message logged, the bootstrap fails (and systemd runs it again)', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.job();
     box.agentAnswers({ action: 'leave' }, { status: 500, message: 'the agent broke' });
     const result = box.bootstrap();
@@ -252,7 +304,7 @@ describe('bootstrap, run with stub commands', () => {
 
   test('a failure the agent recovers from (500, then 200): tried again, and the instance leaves', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.job();
     box.agentAnswers({ action: 'leave' }, { status: 500, message: 'throttled', once: true });
     const result = box.bootstrap();
@@ -263,7 +315,7 @@ describe('bootstrap, run with stub commands', () => {
 
   test('the agent unreachable: curl fails (000), tried three times, logged', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.agentAnswers({ action: 'leave' }, { status: 0 });
     const result = box.bootstrap();
     expect(result.status).not.toBe(0);
@@ -283,20 +335,21 @@ describe('bootstrap, run with stub commands', () => {
     });
     const result = box.bootstrap();
     expect(result.status).toBe(0);
-    const config = indexOfCall(result.calls, new RegExp('^runuser -u runner -- ./config.sh --unattended --url https://github.com/acme --token REG-SECRET-TOKEN '
+    const config = indexOfCall(result.calls, new RegExp('^runuser -u runner -- ./config.sh --unattended --url https://github.com/acme '
       + `--name linux-${INSTANCE_ID} --labels linux,x64,fleet-linux --work _work --replace --disableupdate --runnergroup Builders$`));
     const run = indexOfCall(result.calls, /^runuser -u runner -- \.\/run\.sh$/);
     expect(config).toBeGreaterThan(0);
     expect(run).toBeGreaterThan(config);
     expect(result.calls.some((c) => c.startsWith('apt-get install -y -q jq tar gzip git curl iptables docker.io'))).toBe(true);
     expect(leaveCalls(result.calls)).toEqual([]);
-    expect(result.output + result.log).not.toContain('REG-SECRET-TOKEN');
+    expect(registrationLeaks(box, result.output)).toEqual([]);
+    expect(result.runnerEnv).toEqual(['config.sh ACTIONS_RUNNER_INPUT_TOKEN=REG-SECRET-TOKEN']);
   });
 
   test('a failed preparation abandons its own launch action and never starts the runner', () => {
     box.install(defaultOptions());
     box.flag('install-fails');
-    box.secret({ mode: 'ephemeral', runnerName: 'x', jitConfig: 'JIT-SECRET-VALUE' });
+    box.secret({ mode: 'ephemeral', runnerName: 'x', jitConfig: JIT });
     const result = box.bootstrap();
     expect(result.status).not.toBe(0);
     expect(result.calls).toContain(complete('launch', 'ABANDON'));
@@ -448,17 +501,8 @@ const visudo = spawnSync('visudo', ['--version']).error === undefined;
 });
 
 describe('retirement: the instance stops its own runner only when no job runs', () => {
-  let box: Sandbox;
-  beforeEach(() => {
-    box = new Sandbox();
-  });
-  afterEach(() => {
-    try {
-      assertNoAutoScalingCallNorCredential(box);
-    } finally {
-      box.cleanup();
-    }
-  });
+  let box!: Sandbox;
+  sandboxPerTest((b) => (box = b));
 
   const TERMINATE = complete('terminate', 'CONTINUE');
 
@@ -585,7 +629,7 @@ describe('retirement: the instance stops its own runner only when no job runs', 
 
   test('ephemeral: after its one job the instance leaves through the agent; nothing retires a runner in service', () => {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
     box.job();
     const result = box.bootstrap();
     expect(result.status).toBe(0);
@@ -678,17 +722,8 @@ describe('retirement: the instance stops its own runner only when no job runs', 
 });
 
 describe('a job can touch only its own instance: state the runner user cannot forge', () => {
-  let box: Sandbox;
-  beforeEach(() => {
-    box = new Sandbox();
-  });
-  afterEach(() => {
-    try {
-      assertNoAutoScalingCallNorCredential(box);
-    } finally {
-      box.cleanup();
-    }
-  });
+  let box!: Sandbox;
+  sandboxPerTest((b) => (box = b));
 
   const RUN = (b: Sandbox): string => `${b.root}/run/runner-fleet`;
   // The attacks run as another user through setpriv, which needs root: CI runs as root and always runs them.
@@ -696,7 +731,7 @@ describe('a job can touch only its own instance: state the runner user cannot fo
 
   function ephemeral(): void {
     box.install(defaultOptions());
-    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: 'JIT' });
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
   }
 
   /** Permission bits, in octal, as ls and chmod write them. */
@@ -721,7 +756,7 @@ describe('a job can touch only its own instance: state the runner user cannot fo
       const stat = lstatSync(`${dir}/${name}`);
       expect({ name, file: stat.isFile(), uid: stat.uid, mode: mode(`${dir}/${name}`) }).toEqual({ name, file: true, uid: process.getuid!(), mode: '600' });
     }
-    expect(readdirSync(dir).sort()).toEqual(['job.lock', 'took-job']);
+    expect(readdirSync(dir).sort()).toEqual(['job.lock', 'registered', 'took-job']);
   });
 
   rootTest('a job (an unprivileged user) can neither create retiring, delete took-job, plant a link, nor hold the job lock; the instance still leaves after its job', () => {
@@ -844,5 +879,144 @@ describe('a job can touch only its own instance: state the runner user cannot fo
     expect(statSync(RUN(box)).uid).toBe(0);
     expect(existsSync(`${RUN(box)}/took-job`)).toBe(false);
     expect(leaveCalls(result.calls)).toEqual([LEAVE_AFTER_FAILURE]);
+  });
+});
+
+describe('registration material and the runner download', () => {
+  let box!: Sandbox;
+  sandboxPerTest((b) => (box = b), (b) => {
+    expect(registrationLeaks(b)).toEqual([]);
+  });
+
+  const runnerFile = (name: string): string => `${box.root}/opt/actions-runner/${name}`;
+  const secretExists = (): boolean => existsSync(`${box.dir}/stub/secret`);
+  const DELETE_SECRET = `aws secretsmanager delete-secret --secret-id github-runner-fleet/linux/${INSTANCE_ID} --force-delete-without-recovery`;
+
+  test('ephemeral: the JIT configuration becomes the runner\'s settings files (mode 0600, written as the runner user), the secret is deleted, then run.sh starts with no argument', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
+    box.job();
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    for (const [name, content] of Object.entries(JIT_FILES)) {
+      expect({ name, content: readFileSync(runnerFile(name), 'utf8'), mode: (statSync(runnerFile(name)).mode % 0o1000).toString(8) })
+        .toEqual({ name, content, mode: '600' });
+      expect(result.calls).toContain(`runuser -u runner -- sh -c umask 077 && rm -f -- "$1" && cat >"$1" sh ${runnerFile(name)}`);
+    }
+    const read = indexOfCall(result.calls, /get-secret-value/);
+    const deleted = result.calls.indexOf(DELETE_SECRET);
+    const run = result.calls.indexOf('runuser -u runner -- ./run.sh');
+    expect(read).toBeGreaterThan(0);
+    expect(deleted).toBeGreaterThan(read);
+    expect(run).toBeGreaterThan(deleted);
+    expect(result.calls).toContain('run.sh ');
+    expect(secretExists()).toBe(false);
+    expect(existsSync(`${box.root}/var/lib/runner-fleet/registration.json`)).toBe(false);
+    expect(result.runnerEnv).toEqual([]);
+    expect(result.log).toContain('deleted the registration secret');
+  });
+
+  test('ephemeral: when the secret cannot be deleted, the runner does not start and the launch is abandoned', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
+    box.flag('delete-fails');
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.calls).toContain(DELETE_SECRET);
+    expect(result.calls.some((c) => c.includes('./run.sh'))).toBe(false);
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
+    expect(result.log).toContain('could not delete the registration secret: the runner does not start while it can still be read');
+    expect(existsSync(`${box.root}/var/lib/runner-fleet/registration.json`)).toBe(false);
+  });
+
+  test.each([
+    ['a file outside the runner folder', encodeJit({ '.runner': '{}', '../../../etc/cron.d/evil': '* * * * * root id' }), 'it names the file'],
+    ['a path below it', encodeJit({ '.runner': '{}', 'bin/Runner.Listener': 'x' }), 'it names the file'],
+    ['not base64 JSON', 'JIT-SECRET-NOT-A-CONFIGURATION', 'cannot unpack'],
+    ['a JSON value that is not an object of strings', Buffer.from('[1,2]').toString('base64'), 'cannot unpack'],
+  ])('a JIT configuration naming %s is refused: nothing is written, the runner does not start, the launch is abandoned', (_what, jitConfig, message) => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig });
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.log).toContain(message);
+    expect(result.log).toContain("bootstrap failed: cannot unpack the registration's JIT configuration");
+    expect(result.calls.some((c) => c.includes('./run.sh'))).toBe(false);
+    expect(result.calls.filter((c) => c.startsWith('runuser') && c.includes('cat >'))).toEqual([]);
+    expect(existsSync(`${box.root}/etc/cron.d/evil`)).toBe(false);
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
+  });
+
+  test('ephemeral: the bootstrap run again in the same boot (leaving had failed) leaves without reading a registration or starting a runner', () => {
+    box.install(defaultOptions());
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
+    box.job();
+    box.agentAnswers({ action: 'leave' }, { status: 500, message: 'the agent broke' });
+    expect(box.bootstrap().status).not.toBe(0);
+    rmSync(`${box.dir}/stub/agent-answers`);
+    const before = box.recorded().calls.length;
+    const again = box.bootstrap();
+    expect(again.status).toBe(0);
+    const calls = again.calls.slice(before);
+    expect(calls.some((c) => /get-secret-value|\.\/run\.sh/.test(c))).toBe(false);
+    expect(leaveCalls(calls)).toEqual([LEAVE_AFTER_JOB]);
+    expect(again.log).toContain("this boot's runner has run already: leaving");
+  });
+
+  test('persistent: the token reaches config.sh only in its environment; the secret is deleted before run.sh; a restart runs the configured runner without a registration', () => {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    box.secret({ mode: 'persistent', runnerName: `linux-${INSTANCE_ID}`, registrationToken: 'REG-SECRET-TOKEN', registrationUrl: 'https://github.com/acme', labels: 'linux' });
+    const first = box.bootstrap();
+    expect(first.status).toBe(0);
+    const config = indexOfCall(first.calls, /\.\/config\.sh /);
+    const deleted = first.calls.indexOf(DELETE_SECRET);
+    const run = first.calls.indexOf('runuser -u runner -- ./run.sh');
+    expect(config).toBeGreaterThan(0);
+    expect(deleted).toBeGreaterThan(config);
+    expect(run).toBeGreaterThan(deleted);
+    expect(first.calls[config]).not.toContain('--token');
+    expect(first.runnerEnv).toEqual(['config.sh ACTIONS_RUNNER_INPUT_TOKEN=REG-SECRET-TOKEN']);
+    expect(secretExists()).toBe(false);
+    // The stub config.sh configures nothing: the runner's settings file stands for what it writes.
+    writeFileSync(runnerFile('.runner'), '{}');
+    const before = first.calls.length;
+    const again = box.bootstrap();
+    expect(again.status).toBe(0);
+    const calls = again.calls.slice(before);
+    expect(calls.some((c) => c.includes('./config.sh'))).toBe(false);
+    expect(calls).toContain('runuser -u runner -- ./run.sh');
+    expect(again.log).toContain('no registration to read (used and deleted): the runner is configured already');
+    expect(again.log).toContain(`starting the persistent runner linux-${INSTANCE_ID}`);
+  });
+
+  test('persistent, never configured and no registration: the boot fails and abandons the launch', () => {
+    box.install(defaultOptions({ mode: 'persistent' }));
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.log).toContain("bootstrap failed: cannot read the instance's registration");
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
+  });
+
+  test('a tampered runner tarball is refused before it is unpacked: no tar, no installdependencies.sh as root, the launch abandoned', () => {
+    box.install(defaultOptions());
+    box.tarball('the runner release tarball, with a backdoor\n');
+    box.secret({ mode: 'ephemeral', runnerName: `linux-${INSTANCE_ID}`, jitConfig: JIT });
+    const result = box.bootstrap();
+    expect(result.status).not.toBe(0);
+    expect(result.calls.some((c) => /^tar |installdependencies|\.\/run\.sh/.test(c))).toBe(false);
+    expect(result.log).toContain('refused the runner download https://github.com/actions/runner/releases/download/v2.329.0/actions-runner-linux-x64-2.329.0.tar.gz: '
+      + `its SHA-256 is ${sha256('the runner release tarball, with a backdoor\n')}, not ${sha256('the runner release tarball\n')}`);
+    expect(existsSync(`${box.root}/var/lib/runner-fleet/runner.tar.gz`)).toBe(false);
+    expect(existsSync(`${box.root}/var/lib/runner-fleet/prepared`)).toBe(false);
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
+  });
+
+  test('a mirror: the tarball comes from there, and is verified the same way', () => {
+    box.install(defaultOptions({ runnerDownloadBaseUrl: 'https://mirror.example/actions-runner' }));
+    box.states(['Warmed:Pending:Wait']);
+    const result = box.bootstrap();
+    expect(result.status).toBe(0);
+    expect(indexOfCall(result.calls, /^curl https:\/\/mirror\.example\/actions-runner\/v2\.329\.0\/actions-runner-linux-x64-2\.329\.0\.tar\.gz$/)).toBeGreaterThan(0);
+    expect(result.log).toContain(`the runner download has the expected SHA-256 ${sha256('the runner release tarball\n')}`);
   });
 });

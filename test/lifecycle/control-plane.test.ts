@@ -134,12 +134,31 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const { template } = twoFleets();
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
-      .filter((s: any) => ['WriteInstanceSecrets', 'DeleteInstanceSecrets'].includes(s.Sid));
-    expect(statements).toHaveLength(2);
+      .filter((s: any) => ['WriteInstanceSecrets', 'DeleteInstanceSecrets', 'DeleteFailedRegistrationSecrets'].includes(s.Sid));
+    expect(statements).toHaveLength(3);
     for (const s of statements) {
       const suffixes = s.Resource.map((r: any) => r['Fn::Join'][1].at(-1));
       expect(suffixes).toEqual([':secret:github-runner-fleet/linux-x64/*', ':secret:github-runner-fleet/linux-arm64/*']);
     }
+  });
+
+  test('the registration function may delete secrets (a failed registration\'s clean-up) only under the fleets\' prefixes', () => {
+    const { template, stack, x64 } = twoFleets();
+    const roleId = stack.getLogicalId((x64.registrationFunction.role as any).node.defaultChild);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    // Any action pattern that reaches DeleteSecret counts (secretsmanager:*, secretsmanager:Delete*, *).
+    const reachesDelete = (a: string) => new RegExp(`^${a.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test('secretsmanager:DeleteSecret');
+    const deletes = statements.filter((s: any) => s.Effect === 'Allow' && [s.Action ?? []].flat().some(reachesDelete));
+    expect(deletes.map((s: any) => [s.Sid, s.Action])).toEqual([['DeleteFailedRegistrationSecrets', 'secretsmanager:DeleteSecret']]);
+    const prefixArn = (name: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:secret:github-runner-fleet/${name}/*`]],
+    });
+    expect(deletes[0].Resource).toEqual([prefixArn('linux-x64'), prefixArn('linux-arm64')]);
+    expect(deletes[0].Condition).toBeUndefined();
+    // The same resources as the statement that lets it write them.
+    expect(deletes[0].Resource).toEqual(statements.find((s: any) => s.Sid === 'WriteInstanceSecrets').Resource);
   });
 
   test('the terminate hook lasts three sweeps of the control plane', () => {

@@ -92,6 +92,28 @@ function autoScalingGrantsOfInstanceRoles(resources: Resources): string[] {
     }));
 }
 
+/** The condition that keeps an instance to its own secret: the secret's instance tag is the caller's instance ARN. */
+const OWN_SECRET_CONDITION_KEY = `secretsmanager:ResourceTag/${TagKeys.INSTANCE_ARN}`;
+
+/**
+ * "<role>: <actions> (<policy>/<sid>)" for every Allow that reaches Secrets Manager, for any role EC2 can
+ * assume, unless it carries StringEquals `secretsmanager:ResourceTag/<instance tag>` = `${ec2:SourceInstanceARN}`
+ * (a single value: a list would allow any of its values). Further conditions only narrow it.
+ */
+function secretGrantsOfInstanceRolesNotLimitedToOwnSecret(resources: Resources): string[] {
+  return ec2Roles(resources).flatMap((roleId) => grantsOf(resources, roleId).statements
+    .filter((s) => s.Effect === 'Allow')
+    .flatMap((s) => {
+      const actions = s.NotAction !== undefined
+        ? ([s.NotAction].flat().some((a) => a === '*' || a.toLowerCase() === 'secretsmanager:*') ? [] : [`NotAction ${JSON.stringify(s.NotAction)}`])
+        : [s.Action ?? []].flat().filter((a) => reaches(a, 'secretsmanager'));
+      if (actions.length === 0 || s.Condition?.StringEquals?.[OWN_SECRET_CONDITION_KEY] === '${ec2:SourceInstanceARN}') {
+        return [];
+      }
+      return [`${roleId}: ${actions.join(', ')} (${s.source}/${s.Sid ?? '-'})`];
+    }));
+}
+
 /** Every resource reachable from `id` through Ref, Fn::GetAtt and DependsOn: a cycle is undeployable. */
 function dependencyCycle(resources: Resources): string[] | undefined {
   const edges = (r: Resource): string[] => {
@@ -221,6 +243,52 @@ describe('IAM: whatever a job can do with its instance\'s credentials affects th
     for (const roleId of ec2Roles(resources)) {
       expect(grantsOf(resources, roleId).awsManaged).toEqual(['AmazonSSMManagedInstanceCore']);
     }
+  });
+
+  test.each([
+    ['the example stack', () => exampleTemplate().resources],
+    ['a spot fleet with its own control plane', spotTemplate],
+  ])('%s: every Secrets Manager action of a role an EC2 instance can assume is limited to the instance\'s own secret', (_name, build) => {
+    const resources = build();
+    const roles = ec2Roles(resources);
+    expect(roles.length).toBeGreaterThan(0);
+    // The failure lists each offending statement with its role, policy, statement id and actions.
+    expect(secretGrantsOfInstanceRolesNotLimitedToOwnSecret(resources)).toEqual([]);
+    // The instances do use Secrets Manager: read their secret, and delete it once the runner is configured.
+    for (const roleId of roles) {
+      const actions = grantsOf(resources, roleId).statements.flatMap((s) => [s.Action ?? []].flat()).filter((a) => reaches(a, 'secretsmanager'));
+      expect(actions.sort()).toEqual(['secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue']);
+    }
+  });
+
+  test('the check finds Secrets Manager grants beyond the instance\'s own secret when there are some (the test can fail)', () => {
+    const ctx = testStack();
+    const fleet = new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, github: ctx.github, labels: ['linux'], fleetName: 'linux' });
+    const own = { StringEquals: { [OWN_SECRET_CONDITION_KEY]: '${ec2:SourceInstanceARN}' } };
+    fleet.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'AnySecret', actions: ['secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue'], resources: ['*'] }));
+    fleet.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ListedArns',
+      actions: ['secretsmanager:Get*'],
+      resources: ['*'],
+      conditions: { StringEquals: { [OWN_SECRET_CONDITION_KEY]: ['${ec2:SourceInstanceARN}', 'arn:aws:ec2:eu-west-1:123456789012:instance/i-0'] } },
+    }));
+    fleet.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'OtherTag',
+      actions: ['secretsmanager:DeleteSecret'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'secretsmanager:ResourceTag/owner': '${ec2:SourceInstanceARN}' } },
+    }));
+    fleet.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'Narrowed', actions: ['secretsmanager:DescribeSecret'], resources: ['*'], conditions: own }));
+    const other = new iam.Role(ctx.stack, 'Other', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
+    other.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'Everything', notActions: ['iam:*'], resources: ['*'] }));
+    other.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'NotSecrets', notActions: ['secretsmanager:*'], resources: ['*'] }));
+    const found = secretGrantsOfInstanceRolesNotLimitedToOwnSecret(Template.fromStack(ctx.stack).toJSON().Resources);
+    expect(found).toEqual([
+      expect.stringMatching(/^FleetInstanceRole.*: secretsmanager:DeleteSecret, secretsmanager:GetSecretValue \(.*\/AnySecret\)$/),
+      expect.stringMatching(/^FleetInstanceRole.*: secretsmanager:Get\* \(.*\/ListedArns\)$/),
+      expect.stringMatching(/^FleetInstanceRole.*: secretsmanager:DeleteSecret \(.*\/OtherTag\)$/),
+      expect.stringMatching(/^Other.*: NotAction "iam:\*" \(.*\/Everything\)$/),
+    ]);
   });
 
   test('the check finds Auto Scaling grants when there are some (the test can fail)', () => {
