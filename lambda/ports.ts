@@ -57,8 +57,30 @@ export interface GitHubPort {
   findRunnerGroupId(name: string): Promise<number | undefined>;
   /** The core rate limit as of the last answer, when one has been seen. */
   rateLimit?(): { readonly remaining: number; readonly limit: number } | undefined;
+  /**
+   * GitHub App connections: the recent deliveries of the App's webhook (`GET /app/hook/deliveries`, App
+   * JWT), newest first, until one older than `since` or after `maxPages` pages of 100.
+   */
+  listAppHookDeliveries?(since: Date, maxPages: number): Promise<HookDelivery[]>;
+  /** GitHub App connections: delivers a delivery again (`POST /app/hook/deliveries/{id}/attempts`, App JWT). */
+  redeliverAppHookDelivery?(deliveryId: number): Promise<void>;
   /** The URL `config.sh --url` takes: the organization's or repository's page on the GitHub host. */
   registrationUrl(): string;
+}
+
+/** One attempt of a webhook delivery, as GitHub lists it (only the fields we use). */
+export interface HookDelivery {
+  /** The attempt's id (redeliveries have ids of their own). */
+  readonly id: number;
+  /** The `X-GitHub-Delivery` value, shared by a delivery's attempts. */
+  readonly guid: string;
+  /** ISO 8601. */
+  readonly deliveredAt: string;
+  readonly redelivery: boolean;
+  /** The HTTP status the endpoint answered (0 when it did not answer). */
+  readonly statusCode: number;
+  readonly event: string;
+  readonly action?: string;
 }
 
 /**
@@ -127,6 +149,12 @@ export interface AutoScalingPort {
   recordHeartbeat(action: LifecycleActionRef): Promise<boolean>;
   /** The group an instance belongs to, or undefined when it belongs to none. */
   groupOfInstance(instanceId: string): Promise<string | undefined>;
+  /**
+   * The lifecycle state of one instance (DescribeAutoScalingInstances, warm pool included), e.g.
+   * `Pending:Wait`, `InService`, `Terminating:Wait`, `Warmed:Stopped`; undefined when no group knows it.
+   * Without it, the registration function decides as if the state were unknown.
+   */
+  lifecycleStateOf?(instanceId: string): Promise<string | undefined>;
   /** The instances of a group, in service and in its warm pool. */
   listGroupInstances(autoScalingGroupName: string): Promise<GroupInstance[]>;
   /**
@@ -197,6 +225,11 @@ export interface SecretsPort {
   putInstanceSecret(secret: InstanceSecretWrite): Promise<void>;
   /** Deletes the secret at once (no recovery window). Resolves `false` when it did not exist. */
   deleteInstanceSecret(name: string): Promise<boolean>;
+  /**
+   * Whether the secret exists (DescribeSecret); one scheduled for deletion does not. Without it, the
+   * registration function decides as if it could not tell.
+   */
+  instanceSecretExists?(name: string): Promise<boolean>;
   /** Every secret whose name starts with `prefix`. */
   listInstanceSecrets(prefix: string): Promise<InstanceSecretInfo[]>;
 }

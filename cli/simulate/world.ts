@@ -220,7 +220,10 @@ export async function simulate(run: RunConfiguration, specs: JobSpec[], assume: 
             started_at: iso(job.startedAt),
             runner_name: action === 'queued' ? null : job.runner?.name ?? null,
           },
-          repository: { full_name: 'simulated/repository' },
+          // A delivery for the connection's own scope: others are answered and not acted on.
+          repository: { full_name: `${run.config.github.owner}/${run.config.github.repo ?? 'repository'}` },
+          organization: { login: run.config.github.owner },
+          ...(run.config.github.scope === 'enterprise' ? { enterprise: { slug: run.config.github.owner } } : {}),
         }),
       });
     },

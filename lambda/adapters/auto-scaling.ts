@@ -31,6 +31,7 @@ export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPor
     recordHeartbeat: (action) => recordHeartbeat(client, action),
     listGroupInstances: (groupName) => listGroupInstances(client, groupName),
     groupOfInstance: (instanceId) => groupOfInstance(client, instanceId),
+    lifecycleStateOf: (instanceId) => lifecycleStateOf(client, instanceId),
     describeCapacity: (groupName) => describeCapacity(client, groupName),
     setDesiredCapacity: (groupName, desired) => setDesiredCapacity(client, groupName, desired),
     listWarmPoolInstances: async (groupName) => (await warmPoolInstances(client, groupName)).map((i) => i.instanceId),
@@ -72,6 +73,15 @@ export async function setDesiredCapacity(client: AutoScalingClient, autoScalingG
 export async function groupOfInstance(client: AutoScalingClient, instanceId: string): Promise<string | undefined> {
   const response = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
   return response.AutoScalingInstances?.[0]?.AutoScalingGroupName;
+}
+
+/**
+ * DescribeAutoScalingInstances for one instance: its lifecycle state (`Pending:Wait`, `InService`,
+ * `Warmed:Pending:Wait`, ...), or undefined when no group knows it (terminated, or never launched).
+ */
+export async function lifecycleStateOf(client: AutoScalingClient, instanceId: string): Promise<string | undefined> {
+  const response = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
+  return response.AutoScalingInstances?.find((i) => i.InstanceId === instanceId)?.LifecycleState;
 }
 
 /** CompleteLifecycleAction; `false` when there is no such action any more. */

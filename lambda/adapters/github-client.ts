@@ -8,9 +8,16 @@ import type { GitHubCredentials } from './github-credentials';
 import { mapGitHubError } from './github-errors';
 
 /**
- * Octokit plugin, placed inside plugin-retry: when the next back-off (plugin-retry waits 1², 2², 3² ×
- * `retryBaseMs`) would not leave time for another attempt in this invocation, it sets the request's
- * `retries` to 0 so that the error goes back at once instead of after a useless wait.
+ * Octokit plugin, placed inside plugin-retry, that makes one retry budget of every call chain:
+ * - An App's installation token is minted inside the request it authenticates (auth-app sends it
+ *   through the same Octokit): the token request itself is never retried, so the authenticated
+ *   request's retries are the chain's only ones (nested, they gave 3 × 3 token requests in an outage).
+ * - When the next back-off (plugin-retry waits 1², 2², 3² × `retryBaseMs`) would not leave time for
+ *   another attempt in this invocation, the request's `retries` drops to 0 so that the error goes back at
+ *   once instead of after a useless wait.
+ * - A JIT request whose answer was lost (no answer, a timeout, a 5xx) may have created the runner: when
+ *   its retry then meets 409, that is most likely our own runner, not somebody else's. The 409 goes back
+ *   as a failure without an answer (`network`), so the handler treats it as the ambiguous failure it is.
  */
 function retryWithinBudget(octokit: Pick<Octokit, 'hook'>, options: Record<string, unknown>): void {
   const budget = options.retryBudget as RetryBudget | undefined;
@@ -18,7 +25,23 @@ function retryWithinBudget(octokit: Pick<Octokit, 'hook'>, options: Record<strin
     return;
   }
   octokit.hook.error('request', (error, requestOptions) => {
-    const request = requestOptions.request as { retryCount?: number; retries?: number } | undefined;
+    const request = requestOptions.request as { retryCount?: number; retries?: number; jitAnswerLost?: boolean } | undefined;
+    const route = String(requestOptions.url ?? '');
+    if (request && isTokenRequest(route)) {
+      request.retries = 0;
+      throw error;
+    }
+    const failure = error as { status?: number; response?: unknown; request?: { url?: string } };
+    const ownFailure = !isTokenRequest(failure.request?.url ?? '');
+    if (request && ownFailure && JIT_ROUTE.test(route)) {
+      if (failure.response === undefined || (failure.status ?? 0) >= 500) {
+        request.jitAnswerLost = true;
+      } else if (failure.status === 409 && request.jitAnswerLost) {
+        request.retries = 0;
+        throw Object.assign(new Error('an earlier attempt got no answer and GitHub now answers 409 (Already exists): '
+          + 'the runner was most likely created by that attempt'), { name: 'HttpError', request: failure.request });
+      }
+    }
     const nextWait = ((request?.retryCount ?? 0) + 1) ** 2 * budget.retryBaseMs;
     if (request && nextWait + MIN_ATTEMPT_MS > budget.remainingTimeMs()) {
       request.retries = 0;
@@ -27,16 +50,36 @@ function retryWithinBudget(octokit: Pick<Octokit, 'hook'>, options: Record<strin
   });
 }
 
+/** `POST /app/installations/{installation_id}/access_tokens`, as a route template or a URL. */
+const TOKEN_ROUTE = /\/app\/installations\/[^/]+\/access_tokens$/;
+const JIT_ROUTE = /\/actions\/runners\/generate-jitconfig$/;
+
+function isTokenRequest(url: string): boolean {
+  return TOKEN_ROUTE.test(url.split('?')[0]);
+}
+
 interface RetryBudget {
   readonly retryBaseMs: number;
   readonly remainingTimeMs: () => number;
 }
 
 /**
+ * Octokit plugin, placed outside every other: each request gets a `request` options object of its own.
+ * Octokit hands every request the same `request` object from its defaults, and plugin-retry,
+ * plugin-throttling and {@link retryWithinBudget} write into it (`retryCount`, `retries`): shared, a
+ * budget cut or a retry count of one request would carry over to every later request of the client.
+ */
+function ownRequestOptions(octokit: Pick<Octokit, 'hook'>): void {
+  octokit.hook.before('request', (options) => {
+    options.request = { ...options.request };
+  });
+}
+
+/**
  * Octokit with plugin-retry (transient 5xx and network failures) and plugin-throttling (rate limits),
  * both kept within the invocation's time budget.
  */
-export const FleetOctokit = Octokit.plugin(retryWithinBudget, retry, throttling);
+export const FleetOctokit = Octokit.plugin(retryWithinBudget, retry, throttling, ownRequestOptions);
 export type GitHubClient = InstanceType<typeof FleetOctokit>;
 
 /** Rate-limit headers of one GitHub answer. */
@@ -120,7 +163,9 @@ function clientOptions(settings: GitHubClientSettings) {
     error: (message: string) => logger?.warn(`Octokit: ${message}`),
   };
   const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
-    const retrying = retryCount < settings.throttleRetryLimit
+    // A token request is retried by the request it authenticates (one budget per chain), never by itself.
+    const retrying = !isTokenRequest(options.url ?? '')
+      && retryCount < settings.throttleRetryLimit
       && retryAfter <= settings.maxRetryAfterSeconds
       && retryAfter * 1000 + MIN_ATTEMPT_MS <= settings.remainingTimeMs();
     logger?.warn(`GitHub ${kind} reached`, { method: options.method, route: options.url, retryAfterSeconds: retryAfter, retryCount, retrying });

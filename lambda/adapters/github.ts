@@ -1,6 +1,6 @@
 import type { GitHubRuntimeConfig } from '../../src/contract';
 import type {
-  DeleteRunnerOutcome, GitHubPort, GitHubRunner, JitConfig, JitConfigRequest, JobStatus, LoggerPort, RegistrationToken,
+  DeleteRunnerOutcome, GitHubPort, GitHubRunner, HookDelivery, JitConfig, JitConfigRequest, JobStatus, LoggerPort, RegistrationToken,
 } from '../ports';
 import { GitHubError } from '../ports';
 import { buildGitHubClient, GitHubClient, RateLimitInfo } from './github-client';
@@ -210,9 +210,40 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
       }
       return 'queued';
     }, (error) => {
-      // A job (or repository) the credentials cannot see is as good as gone for the demand signal.
-      const status = (error as { status?: number }).status;
-      return failedRequest(error).method === 'GET' && (status === 404 || status === 403) && isJobRequest(error) ? 'not-found' : undefined;
+      // GitHub answers 403 (and, for some repositories, 404) when the credentials may not read the job:
+      // the App lacks "Actions: read". 'not-found' says only that the job could not be read; a rate
+      // limit (also a 403) stays an error, and nothing here means the job has finished.
+      if (failedRequest(error).method !== 'GET' || !isJobRequest(error)) {
+        return undefined;
+      }
+      const mapped = mapGitHubError(error);
+      return (mapped.status === 403 && mapped.kind === 'auth') || mapped.status === 404 ? 'not-found' : undefined;
+    }),
+
+    listAppHookDeliveries: (since: Date, maxPages: number) => call(async (o): Promise<HookDelivery[]> => {
+      if (config.auth !== 'app') {
+        throw new GitHubError('webhook deliveries can be listed with GitHub App credentials only', 'credentials');
+      }
+      // auth-app signs /app/hook/* requests with the App's JWT, not the installation token. The listing is
+      // newest first and cursor-paginated (Link header): stop at the first page that reaches `since`.
+      const deliveries: HookDelivery[] = [];
+      let pages = 0;
+      for await (const response of o.paginate.iterator('GET /app/hook/deliveries', { per_page: 100 })) {
+        const page = (response.data as RawHookDelivery[]).map(toHookDelivery).filter((d): d is HookDelivery => d !== undefined);
+        deliveries.push(...page);
+        pages++;
+        if (pages >= maxPages || page.length === 0 || page.some((d) => Date.parse(d.deliveredAt) < since.getTime())) {
+          break;
+        }
+      }
+      return deliveries.filter((d) => Date.parse(d.deliveredAt) >= since.getTime());
+    }),
+
+    redeliverAppHookDelivery: (deliveryId: number) => call(async (o): Promise<void> => {
+      if (config.auth !== 'app') {
+        throw new GitHubError('webhook deliveries can be redelivered with GitHub App credentials only', 'credentials');
+      }
+      await o.request('POST /app/hook/deliveries/{delivery_id}/attempts', { delivery_id: deliveryId });
     }),
 
     findRunnerGroupId: async (name: string) => {
@@ -290,6 +321,33 @@ export function registrationUrlFor(config: Pick<GitHubRuntimeConfig, 'apiUrl' | 
   const parts = config.scope === 'enterprise' ? ['enterprises', config.owner] : [config.owner, config.repo];
   const path = parts.filter((p): p is string => !!p).map(encodeURIComponent).join('/');
   return `${origin}${base}/${path}`;
+}
+
+interface RawHookDelivery {
+  readonly id?: unknown;
+  readonly guid?: unknown;
+  readonly delivered_at?: unknown;
+  readonly redelivery?: unknown;
+  readonly status_code?: unknown;
+  readonly event?: unknown;
+  readonly action?: unknown;
+}
+
+/** A delivery of the listing, or undefined when it lacks what the recovery needs. */
+function toHookDelivery(raw: RawHookDelivery): HookDelivery | undefined {
+  if (typeof raw.id !== 'number' || typeof raw.guid !== 'string' || typeof raw.delivered_at !== 'string'
+    || Number.isNaN(Date.parse(raw.delivered_at)) || typeof raw.event !== 'string') {
+    return undefined;
+  }
+  return {
+    id: raw.id,
+    guid: raw.guid,
+    deliveredAt: raw.delivered_at,
+    redelivery: raw.redelivery === true,
+    statusCode: typeof raw.status_code === 'number' ? raw.status_code : 0,
+    event: raw.event,
+    action: typeof raw.action === 'string' ? raw.action : undefined,
+  };
 }
 
 interface RawRunner {

@@ -1,4 +1,5 @@
 import { gunzipSync } from 'zlib';
+import { COMPRESSED_FLEETS } from '../../src/contract/runtime-schema';
 import type { RuntimeEnvironment } from '../ports';
 
 /**
@@ -20,29 +21,30 @@ export function environmentFromContext(context: { readonly invokedFunctionArn: s
  * `parseFleetConfig` to judge.
  */
 export function unpackFleetConfig(raw: string | undefined): string | undefined {
-  if (raw === undefined || !raw.includes('"fleetsGzip"')) {
+  if (raw === undefined || !raw.includes(`"${COMPRESSED_FLEETS.gzip}"`)) {
     return raw;
   }
-  let data: { fleetsGzip?: unknown; [key: string]: unknown };
+  let data: Record<string, unknown>;
   try {
     data = JSON.parse(raw);
   } catch {
     return raw;
   }
-  if (typeof data.fleetsGzip !== 'string') {
+  const { [COMPRESSED_FLEETS.gzip]: fleetsGzip, [COMPRESSED_FLEETS.values]: fleetValues, ...rest } = data;
+  if (typeof fleetsGzip !== 'string') {
     return raw;
   }
-  const { fleetsGzip, fleetValues, ...rest } = data;
   let fleets: unknown;
   try {
     fleets = JSON.parse(gunzipSync(Buffer.from(fleetsGzip, 'base64')).toString('utf8'));
   } catch (error) {
-    throw new Error(`RUNNER_FLEET_CONFIG: fleetsGzip is not gzipped JSON (${(error as Error).message})`);
+    throw new Error(`RUNNER_FLEET_CONFIG: ${COMPRESSED_FLEETS.gzip} is not gzipped JSON (${(error as Error).message})`);
   }
   if (Array.isArray(fleets) && Array.isArray(fleetValues)) {
     fleets = fleets.map((fleet, i) => (isObject(fleet) && isObject(fleetValues[i]) ? { ...fleet, ...fleetValues[i] } : fleet));
   }
-  return JSON.stringify({ ...rest, fleets });
+  // Every other field came as it is: only the fleets travel otherwise.
+  return JSON.stringify({ ...rest, [COMPRESSED_FLEETS.field]: fleets });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

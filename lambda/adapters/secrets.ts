@@ -1,6 +1,7 @@
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   PutSecretValueCommand,
@@ -20,6 +21,7 @@ export function createSecretsPort(client: SecretsManagerClient): SecretsPort {
   return {
     putInstanceSecret: (secret) => putInstanceSecret(client, secret),
     deleteInstanceSecret: (name) => deleteInstanceSecret(client, name),
+    instanceSecretExists: (name) => instanceSecretExists(client, name),
     listInstanceSecrets: (prefix) => listInstanceSecrets(client, prefix),
   };
 }
@@ -55,6 +57,22 @@ export async function deleteInstanceSecret(client: SecretsManagerClient, name: s
   try {
     await client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
     return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/**
+ * DescribeSecret: whether the secret exists. One scheduled for deletion (a `DeletedDate`) does not; a
+ * missing one (ResourceNotFoundException) does not; anything else (access denied, throttling) propagates.
+ */
+export async function instanceSecretExists(client: SecretsManagerClient, name: string): Promise<boolean> {
+  try {
+    const response = await client.send(new DescribeSecretCommand({ SecretId: name }));
+    return response.DeletedDate === undefined;
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFoundException') {
       return false;

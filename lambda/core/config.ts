@@ -1,4 +1,5 @@
-import type { FleetRuntimeConfig, FleetRuntimeEntry, GitHubRuntimeConfig, WebhookRuntimeConfig } from '../../src/contract';
+import type { FleetRuntimeConfig } from '../../src/contract';
+import { RUNTIME_CONFIG_SCHEMA, ShapeSchema } from '../../src/contract/runtime-schema';
 
 /** The runtime configuration is unusable; `problems` lists every field that is wrong. */
 export class ConfigError extends Error {
@@ -13,6 +14,10 @@ type Json = Record<string, unknown>;
 /**
  * Parses and validates the JSON the constructs put in `RUNNER_FLEET_CONFIG`. Called once at cold start:
  * a function with a bad configuration fails loudly at once instead of half-working.
+ *
+ * Every field is read as the one schema describes it (src/contract/runtime-schema.ts), which the
+ * constructs encode with: absent optional fields take their defaults, and fields the schema does not
+ * describe are not read (they cannot reach a handler).
  */
 export function parseFleetConfig(raw: string | undefined): FleetRuntimeConfig {
   if (raw === undefined || raw.trim() === '') {
@@ -24,165 +29,141 @@ export function parseFleetConfig(raw: string | undefined): FleetRuntimeConfig {
   } catch (e) {
     throw new ConfigError([`not JSON (${(e as Error).message})`]);
   }
-  const problems: string[] = [];
   if (!isObject(data)) {
     throw new ConfigError(['expected a JSON object']);
   }
-  if (data.version !== 1) {
-    problems.push(`version: expected 1, got ${JSON.stringify(data.version)}`);
-  }
-  const github = parseGitHub(data.github, problems);
-  const fleets = parseFleets(data.fleets, problems);
-  const webhook = data.webhook === undefined ? undefined : parseWebhook(data.webhook, problems);
+  const problems: string[] = [];
+  const config = decodeShape(RUNTIME_CONFIG_SCHEMA, data, '', problems);
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
-  return { version: 1, github: github!, fleets, ...(webhook ? { webhook } : {}) };
+  return config;
 }
 
-function parseGitHub(value: unknown, problems: string[]): GitHubRuntimeConfig | undefined {
-  if (!isObject(value)) {
-    problems.push('github: expected an object');
-    return undefined;
+/** Decodes one value of a shape: each described field, then the rules between them. */
+function decodeShape<T>(shape: ShapeSchema<T>, value: Json, path: string, problems: string[]): T {
+  const out: Json = {};
+  for (const [field, spec] of Object.entries(shape.fields) as Array<[string, FieldSpec]>) {
+    const at = path ? `${path}.${field}` : field;
+    const decoded = decodeField(spec, value[field], value, at, problems);
+    if (decoded !== undefined) {
+      out[field] = decoded;
+    }
   }
-  const scope = value.scope;
-  if (scope !== 'organization' && scope !== 'repository' && scope !== 'enterprise') {
-    problems.push(`github.scope: expected "organization", "repository" or "enterprise", got ${JSON.stringify(scope)}`);
+  const decoded = out as T;
+  for (const rule of shape.rules ?? []) {
+    for (const { field, problem } of rule(decoded)) {
+      problems.push(`${path ? `${path}.` : ''}${field}: ${problem}`);
+    }
   }
-  const owner = nonEmptyString(value.owner, 'github.owner', problems);
-  const repo = value.repo;
-  if (scope === 'repository' && (typeof repo !== 'string' || repo === '')) {
-    problems.push(`github.repo: required for repository scope, got ${JSON.stringify(repo)}`);
-  }
-  if (scope !== 'repository' && repo !== undefined) {
-    problems.push(`github.repo: not allowed for ${String(scope)} scope, got ${JSON.stringify(repo)}`);
-  }
-  const apiUrl = nonEmptyString(value.apiUrl, 'github.apiUrl', problems);
-  if (apiUrl !== undefined && !isAllowedApiUrl(apiUrl)) {
-    problems.push(`github.apiUrl: expected an https URL (http only on loopback), got ${JSON.stringify(apiUrl)}`);
-  }
-  const secretArn = nonEmptyString(value.secretArn, 'github.secretArn', problems);
-  if (value.auth !== 'app' && value.auth !== 'token') {
-    problems.push(`github.auth: expected "app" or "token", got ${JSON.stringify(value.auth)}`);
-  }
-  return {
-    scope: scope as GitHubRuntimeConfig['scope'],
-    owner: owner ?? '',
-    repo: typeof repo === 'string' ? repo : undefined,
-    apiUrl: (apiUrl ?? '').replace(/\/+$/, ''),
-    secretArn: secretArn ?? '',
-    auth: value.auth as GitHubRuntimeConfig['auth'],
-  };
+  return decoded;
 }
 
-function parseFleets(value: unknown, problems: string[]): FleetRuntimeEntry[] {
+/** The union of every field spec, as the decoder walks them. */
+type FieldSpec = {
+  readonly kind: 'string' | 'integer' | 'boolean' | 'literal' | 'strings' | 'object' | 'objects';
+  readonly optional?: boolean;
+  readonly default?: unknown;
+  readonly requiredUnless?: string;
+  readonly allowEmpty?: boolean;
+  readonly oneOf?: readonly string[];
+  readonly check?: (value: string) => string | undefined;
+  readonly normalize?: (value: string) => string;
+  readonly min?: number;
+  readonly value?: number;
+  readonly shape?: ShapeSchema<unknown>;
+};
+
+function decodeField(spec: FieldSpec, value: unknown, parent: Json, at: string, problems: string[]): unknown {
+  const mayBeAbsent = spec.requiredUnless !== undefined ? typeof parent[spec.requiredUnless] === 'string' : spec.optional;
+  if (value === undefined && mayBeAbsent) {
+    return spec.default;
+  }
+  switch (spec.kind) {
+    case 'literal':
+      if (value !== spec.value) {
+        problems.push(`${at}: expected ${JSON.stringify(spec.value)}, got ${JSON.stringify(value)}`);
+      }
+      return spec.value;
+    case 'string':
+      return decodeString(spec, value, at, problems);
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < spec.min!) {
+        problems.push(`${at}: expected a whole number >= ${spec.min}, got ${JSON.stringify(value)}`);
+        return spec.min;
+      }
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') {
+        problems.push(`${at}: expected true or false, got ${JSON.stringify(value)}`);
+        return spec.default ?? false;
+      }
+      return value;
+    case 'strings':
+      if (!Array.isArray(value) || value.length === 0 || !value.every((l) => typeof l === 'string' && l !== '')) {
+        problems.push(`${at}: expected a non-empty array of strings, got ${JSON.stringify(value)}`);
+        return [];
+      }
+      return [...value];
+    case 'object':
+      if (!isObject(value)) {
+        problems.push(`${at}: expected an object`);
+        return undefined;
+      }
+      return decodeShape(spec.shape!, value, at, problems);
+    case 'objects':
+      return decodeList(spec.shape!, value, at, problems);
+  }
+}
+
+function decodeString(spec: FieldSpec, value: unknown, at: string, problems: string[]): string {
+  if (spec.oneOf) {
+    if (typeof value !== 'string' || !spec.oneOf.includes(value)) {
+      problems.push(`${at}: expected ${oneOfText(spec.oneOf)}, got ${JSON.stringify(value)}`);
+    }
+    // Kept as it came, so that the rules between fields can name it.
+    return value as string;
+  }
+  if (typeof value !== 'string' || (value === '' && !spec.allowEmpty)) {
+    problems.push(`${at}: expected a ${spec.allowEmpty ? '' : 'non-empty '}string, got ${JSON.stringify(value)}`);
+    return spec.optional && typeof spec.default === 'string' ? spec.default : '';
+  }
+  const problem = spec.check?.(value);
+  if (problem !== undefined) {
+    problems.push(`${at}: ${problem}`);
+  }
+  return spec.normalize ? spec.normalize(value) : value;
+}
+
+function decodeList(shape: ShapeSchema<unknown>, value: unknown, at: string, problems: string[]): unknown[] {
   if (!Array.isArray(value) || value.length === 0) {
-    problems.push('fleets: expected a non-empty array');
+    problems.push(`${at}: expected a non-empty array`);
     return [];
   }
-  const names = new Set<string>();
-  return value.map((entry, i) => {
-    const at = `fleets[${i}]`;
-    if (!isObject(entry)) {
-      problems.push(`${at}: expected an object`);
-      return undefined as unknown as FleetRuntimeEntry;
+  const items = value.map((item, i) => {
+    if (!isObject(item)) {
+      problems.push(`${at}[${i}]: expected an object`);
+      return undefined;
     }
-    const name = nonEmptyString(entry.name, `${at}.name`, problems) ?? '';
-    if (names.has(name)) {
-      problems.push(`${at}.name: ${JSON.stringify(name)} appears twice`);
-    }
-    names.add(name);
-    const labels = Array.isArray(entry.labels) && entry.labels.every((l) => typeof l === 'string' && l !== '')
-      ? (entry.labels as string[]) : undefined;
-    if (!labels || labels.length === 0) {
-      problems.push(`${at}.labels: expected a non-empty array of strings, got ${JSON.stringify(entry.labels)}`);
-    }
-    const fleetLabel = nonEmptyString(entry.fleetLabel, `${at}.fleetLabel`, problems) ?? '';
-    if (labels && fleetLabel && !labels.some((l) => l.toLowerCase() === fleetLabel.toLowerCase())) {
-      problems.push(`${at}.fleetLabel: ${JSON.stringify(fleetLabel)} must be one of the labels`);
-    }
-    if (entry.mode !== 'ephemeral' && entry.mode !== 'persistent') {
-      problems.push(`${at}.mode: expected "ephemeral" or "persistent", got ${JSON.stringify(entry.mode)}`);
-    }
-    const secretPrefix = nonEmptyString(entry.secretPrefix, `${at}.secretPrefix`, problems) ?? '';
-    if (secretPrefix && !secretPrefix.endsWith('/')) {
-      problems.push(`${at}.secretPrefix: must end with "/", got ${JSON.stringify(secretPrefix)}`);
-    }
-    if (entry.directScaleOut !== undefined && typeof entry.directScaleOut !== 'boolean') {
-      problems.push(`${at}.directScaleOut: expected true or false, got ${JSON.stringify(entry.directScaleOut)}`);
-    }
-    if (entry.runnerGroupName !== undefined && typeof entry.runnerGroupName !== 'string') {
-      problems.push(`${at}.runnerGroupName: expected a string, got ${JSON.stringify(entry.runnerGroupName)}`);
-    }
-    return {
-      name,
-      autoScalingGroupName: nonEmptyString(entry.autoScalingGroupName, `${at}.autoScalingGroupName`, problems) ?? '',
-      instanceRoleName: nonEmptyString(entry.instanceRoleName, `${at}.instanceRoleName`, problems) ?? '',
-      fleetLabel,
-      labels: labels ?? [],
-      mode: entry.mode as FleetRuntimeEntry['mode'],
-      runnerGroupId: entry.runnerGroupId === undefined && typeof entry.runnerGroupName === 'string'
-        ? undefined
-        : wholeNumber(entry.runnerGroupId, `${at}.runnerGroupId`, 1, problems),
-      runnerGroupName: typeof entry.runnerGroupName === 'string' ? entry.runnerGroupName : undefined,
-      secretPrefix,
-      offlineGraceSeconds: wholeNumber(entry.offlineGraceSeconds, `${at}.offlineGraceSeconds`, 0, problems),
-      drainTimeoutSeconds: wholeNumber(entry.drainTimeoutSeconds, `${at}.drainTimeoutSeconds`, 0, problems),
-      idleTarget: entry.idleTarget === undefined ? 0 : wholeNumber(entry.idleTarget, `${at}.idleTarget`, 0, problems),
-      os: optionalLabel(entry.os, `${at}.os`, 'linux', problems),
-      architecture: optionalLabel(entry.architecture, `${at}.architecture`, 'x64', problems),
-      directScaleOut: entry.directScaleOut === true,
-    };
+    return decodeShape(shape, item, `${at}[${i}]`, problems);
   });
+  const decoded = items.filter((item) => item !== undefined);
+  if (decoded.length === items.length) {
+    for (const rule of shape.listRules ?? []) {
+      for (const { index, field, problem } of rule(decoded)) {
+        problems.push(`${at}[${index}].${field}: ${problem}`);
+      }
+    }
+  }
+  return items;
 }
 
-function parseWebhook(value: unknown, problems: string[]): WebhookRuntimeConfig | undefined {
-  if (!isObject(value)) {
-    problems.push('webhook: expected an object');
-    return undefined;
-  }
-  return {
-    tableName: nonEmptyString(value.tableName, 'webhook.tableName', problems) ?? '',
-    secretArn: nonEmptyString(value.secretArn, 'webhook.secretArn', problems) ?? '',
-    maxBodyBytes: wholeNumber(value.maxBodyBytes, 'webhook.maxBodyBytes', 1, problems),
-  };
-}
-
-function optionalLabel(value: unknown, path: string, fallback: string, problems: string[]): string {
-  if (value === undefined) {
-    return fallback;
-  }
-  return nonEmptyString(value, path, problems) ?? fallback;
+/** `"a"`, `"a" or "b"`, `"a", "b" or "c"`. */
+function oneOfText(values: readonly string[]): string {
+  const quoted = values.map((v) => JSON.stringify(v));
+  return quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
 }
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonEmptyString(value: unknown, path: string, problems: string[]): string | undefined {
-  if (typeof value !== 'string' || value === '') {
-    problems.push(`${path}: expected a non-empty string, got ${JSON.stringify(value)}`);
-    return undefined;
-  }
-  return value;
-}
-
-function wholeNumber(value: unknown, path: string, min: number, problems: string[]): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    problems.push(`${path}: expected a whole number >= ${min}, got ${JSON.stringify(value)}`);
-    return min;
-  }
-  return value;
-}
-
-function isAllowedApiUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'https:') {
-      return true;
-    }
-    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,4 @@
-import type { FleetRuntimeEntry } from '../../src/contract';
+import type { FleetRuntimeEntry, GitHubRuntimeConfig } from '../../src/contract';
 import type { JobStatus } from '../ports';
 
 /** An HTTP answer of the webhook endpoint. */
@@ -44,6 +44,12 @@ export interface WorkflowJobEvent {
   /** ISO 8601: when it started (in_progress and completed only). */
   readonly startedAt?: string;
   readonly runnerName?: string;
+  /** `organization.login`, when the payload has one (organization webhooks and App deliveries for an organization). */
+  readonly organization?: string;
+  /** `enterprise.slug`, when the payload has one (an enterprise webhook, or an organization of an enterprise). */
+  readonly enterprise?: string;
+  /** `installation.id`: the GitHub App installation the delivery is for (App webhooks only). */
+  readonly installationId?: number;
 }
 
 export type ParsedDelivery =
@@ -105,8 +111,57 @@ export function parseDelivery(eventName: string | undefined, body: string): Pars
       createdAt: job.created_at,
       startedAt,
       runnerName: typeof job.runner_name === 'string' && job.runner_name !== '' ? job.runner_name : undefined,
+      organization: nonEmpty(data.organization?.login),
+      enterprise: nonEmpty(data.enterprise?.slug),
+      installationId: Number.isSafeInteger(data.installation?.id) && data.installation.id > 0 ? data.installation.id : undefined,
     },
   };
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Whether a delivery is for the connection; when not, why (sent back to GitHub and logged). */
+export type ScopeCheck = { readonly ours: true } | { readonly ours: false; readonly reason: string };
+
+/**
+ * Whether a job belongs to the connection's scope: the organization (`organization.login`, and the
+ * repository's owner), the repository (`repository.full_name` = `owner/repo`) or the enterprise
+ * (`enterprise.slug`); and, when `installationId` is known and the delivery names one, the GitHub App
+ * installation. A GitHub App installed on several organizations sends every installation's deliveries
+ * to the same URL, and an organization webhook in front of a repository connection sends every
+ * repository's: routing by labels alone would let those jobs raise demand. GitHub logins are compared
+ * case-insensitively, as GitHub treats them.
+ */
+export function checkScope(
+  event: Pick<WorkflowJobEvent, 'repository' | 'organization' | 'enterprise' | 'installationId'>,
+  connection: Pick<GitHubRuntimeConfig, 'scope' | 'owner' | 'repo'>,
+  installationId?: number,
+): ScopeCheck {
+  if (installationId !== undefined && event.installationId !== undefined && event.installationId !== installationId) {
+    return { ours: false, reason: `installation ${event.installationId} is not the connection's (${installationId})` };
+  }
+  const same = (a: string | undefined, b: string | undefined) => a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
+  const owner = event.repository.split('/')[0];
+  switch (connection.scope) {
+    case 'repository':
+      return same(event.repository, `${connection.owner}/${connection.repo ?? ''}`)
+        ? { ours: true }
+        : { ours: false, reason: `repository ${event.repository} is not ${connection.owner}/${connection.repo ?? ''}` };
+    case 'enterprise':
+      return same(event.enterprise, connection.owner)
+        ? { ours: true }
+        : { ours: false, reason: `enterprise ${event.enterprise ?? '(none)'} is not ${connection.owner}` };
+    case 'organization':
+    default:
+      if (event.organization !== undefined && !same(event.organization, connection.owner)) {
+        return { ours: false, reason: `organization ${event.organization} is not ${connection.owner}` };
+      }
+      return same(owner, connection.owner)
+        ? { ours: true }
+        : { ours: false, reason: `repository ${event.repository} is not in organization ${connection.owner}` };
+  }
 }
 
 function malformed(message: string): ParsedDelivery {
@@ -195,6 +250,19 @@ export function secondsToStart(event: WorkflowJobEvent): number | undefined {
 /** How long delivery ids and job records are kept: past GitHub's 24-hour limit for a queued job. */
 export const JOB_RECORD_TTL_SECONDS = 25 * 3600;
 
+/**
+ * A job still queued this long after GitHub queued it has been cancelled by GitHub (a job waits about 24
+ * hours for a self-hosted runner), whatever the job table says: it stops counting without asking GitHub.
+ * This bounds the demand of a job that reconciliation cannot read (a 404 for a deleted run, or a
+ * missing permission).
+ */
+export const QUEUED_JOB_LIMIT_SECONDS = 24 * 3600 + 15 * 60;
+
+/** Whether a queued job is past GitHub's limit for waiting (see QUEUED_JOB_LIMIT_SECONDS). */
+export function pastQueueLimit(queuedAt: string, now: Date): boolean {
+  return (now.getTime() - Date.parse(queuedAt)) / 1000 >= QUEUED_JOB_LIMIT_SECONDS;
+}
+
 /** Queued jobs older than this are checked against the REST API: their in_progress delivery may be lost. */
 export const RECONCILE_AFTER_SECONDS = 120;
 
@@ -219,3 +287,4 @@ export function dueForCheck(ageSeconds: number): boolean {
   const minutes = Math.floor(ageSeconds / 60);
   return Number.isInteger(Math.log2(minutes));
 }
+

@@ -20,6 +20,12 @@ export interface TerminationReport {
   readonly instanceId?: string;
   readonly fleet?: string;
   readonly decision: TerminationDecision | 'released-warm' | 'ignored';
+  /**
+   * Whether this invocation completed the terminate action. `false` when AWS had no such action any more
+   * (a duplicated or late event, or another invocation or the instance completed it): nothing was
+   * deleted and nothing counted. Absent when the decision completes nothing.
+   */
+  readonly completed?: boolean;
 }
 
 export interface SweepReport {
@@ -74,14 +80,13 @@ export function createDeregistrationHandler(
     const context = { instanceId, fleet: fleet.name, hook: action.hookName, kind: classified.kind };
     if (classified.kind === 'terminate-from-warm-pool') {
       // Never registered: nothing at GitHub. A secret exists only if something went wrong earlier.
-      await deleteSecretQuietly(deps, fleet, instanceId, context);
-      await deps.autoScaling.completeLifecycleAction(action, 'CONTINUE');
-      deps.logger.info('Warm instance released', context);
-      return { type: 'termination', instanceId, fleet: fleet.name, decision: 'released-warm' };
+      const completed = await completeThenDeleteSecret(deps, fleet, action, context);
+      deps.logger.info(completed ? 'Warm instance released' : 'No terminate action to complete (a duplicated or late event): nothing done', context);
+      return { type: 'termination', instanceId, fleet: fleet.name, decision: 'released-warm', completed };
     }
     const eventTime = event.time ? new Date(event.time) : undefined;
-    const decision = await settle(deps, fleet, action, eventTime, now(), context);
-    return { type: 'termination', instanceId, fleet: fleet.name, decision };
+    const { decision, completed } = await settle(deps, fleet, action, eventTime, now(), context);
+    return { type: 'termination', instanceId, fleet: fleet.name, decision, ...(completed === undefined ? {} : { completed }) };
   };
 
   const sweep = async (): Promise<SweepReport> => {
@@ -163,7 +168,7 @@ async function settle(
   terminatingSince: Date | undefined,
   now: Date,
   context: Record<string, unknown>,
-): Promise<TerminationDecision> {
+): Promise<{ decision: TerminationDecision; completed?: boolean }> {
   let presence: RunnerPresence;
   try {
     presence = presenceOf(await deps.github.findRunnerByName(runnerNameFor(fleet.name, action.instanceId)));
@@ -180,13 +185,13 @@ async function settle(
     case 'wait-for-instance': {
       const extended = await deps.autoScaling.recordHeartbeat(action);
       deps.logger.info('The runner is online: holding the instance until it retires its runner', { ...context, heartbeat: extended });
-      return decision;
+      return { decision };
     }
     case 'leave-to-instance':
       deps.logger.info('The runner is offline or unknown: the instance completes its own action (or the hook times out)', {
         ...context, runner: presence,
       });
-      return decision;
+      return { decision };
     case 'complete-drain-timeout':
       deps.logger.warn('The instance has not retired its runner within the drain timeout: letting it go', {
         ...context, drainTimeoutSeconds: fleet.drainTimeoutSeconds,
@@ -195,13 +200,29 @@ async function settle(
     case 'complete':
       break;
   }
-  await deleteSecretQuietly(deps, fleet, action.instanceId, context);
-  const completed = await deps.autoScaling.completeLifecycleAction(action, 'CONTINUE');
-  if (decision === 'complete') {
+  const completed = await completeThenDeleteSecret(deps, fleet, action, context);
+  if (decision === 'complete' && completed) {
     deps.metrics.add(MetricNames.DEREGISTRATIONS, fleet.name, 1);
   }
-  deps.logger.info('Terminate action continued', { ...context, decision, completed });
-  return decision;
+  deps.logger.info(completed ? 'Terminate action continued' : 'No terminate action to complete (a duplicated or late event): nothing done',
+    { ...context, decision, completed });
+  return { decision, completed };
+}
+
+/**
+ * CONTINUE, then, only if that completed the action, the instance's secret is deleted. A duplicated or
+ * late event (the action completed already, or a reused warm instance back in service with a fresh
+ * secret for its new launch) finds no action and deletes nothing; the sweep removes what a gone
+ * instance left.
+ */
+async function completeThenDeleteSecret(
+  deps: HandlerDeps, fleet: FleetRuntimeEntry, action: LifecycleActionRef, context: Record<string, unknown>,
+): Promise<boolean> {
+  const completed = await deps.autoScaling.completeLifecycleAction(action, 'CONTINUE');
+  if (completed) {
+    await deleteSecretQuietly(deps, fleet, action.instanceId, context);
+  }
+  return completed;
 }
 
 async function sweepFleet(deps: HandlerDeps, fleet: FleetRuntimeEntry, runners: GitHubRunner[], now: Date): Promise<SweepReport['fleets'][number]> {
@@ -237,8 +258,8 @@ async function sweepFleet(deps: HandlerDeps, fleet: FleetRuntimeEntry, runners: 
   for (const instance of plan.draining) {
     const action = { autoScalingGroupName: fleet.autoScalingGroupName, hookName: TERMINATE_HOOK_NAME, instanceId: instance.instanceId };
     const since = instance.terminatingSince ? new Date(instance.terminatingSince) : undefined;
-    const decision = await settle(deps, fleet, action, since, now, { instanceId: instance.instanceId, fleet: fleet.name, via: 'sweep' });
-    if (decision === 'complete' || decision === 'complete-drain-timeout') {
+    const { decision, completed } = await settle(deps, fleet, action, since, now, { instanceId: instance.instanceId, fleet: fleet.name, via: 'sweep' });
+    if (completed && (decision === 'complete' || decision === 'complete-drain-timeout')) {
       drained++;
     }
   }

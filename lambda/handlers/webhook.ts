@@ -2,9 +2,7 @@ import { capacitySummary, controlFleet } from './capacity-controller';
 import { describeError } from './deps';
 import { MetricNames, NO_FLEET } from '../../src/contract';
 import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
-import {
-  fleetOfRunner, JOB_RECORD_TTL_SECONDS, parseDelivery, preCheck, routeJob, secondsToStart, statusOfAction,
-} from '../core/webhook';
+import { checkScope, fleetOfRunner, JOB_RECORD_TTL_SECONDS, parseDelivery, preCheck, routeJob, secondsToStart, statusOfAction } from '../core/webhook';
 import type { WebhookAnswer, WebhookRequest, WorkflowJobEvent } from '../core/webhook';
 import type { AutoScalingPort, JobStorePort, LoggerPort, MetricsPort, SignatureVerifier } from '../ports';
 
@@ -17,13 +15,25 @@ export interface WebhookDeps {
   readonly metrics: MetricsPort;
   readonly logger: LoggerPort;
   readonly now?: () => Date;
+  /**
+   * The GitHub App installation of the connection, when known: deliveries that name another
+   * installation are not acted on. @default - not compared (the organization, repository or enterprise still is)
+   */
+  readonly installationId?: number;
 }
 
 /**
- * The `workflow_job` webhook: verifies the signature over the raw body before anything else, drops
- * duplicate deliveries, routes each job to the fleet that can run it, keeps the job's status, and runs
- * that fleet's capacity controller at once (the direct path raises the group's desired capacity; the
- * gap left is published at high resolution for the alarms). Never acts on an unverified request.
+ * The `workflow_job` webhook: verifies the signature over the raw body before anything else, answers
+ * deliveries for another organization, repository, enterprise or App installation without acting on
+ * them, routes each job to the fleet that can run it, keeps the job's status, drops duplicate
+ * deliveries, and runs that fleet's capacity controller at once (the direct path raises the group's
+ * desired capacity; the gap left is published at high resolution for the alarms). Never acts on an
+ * unverified request.
+ *
+ * The job is written before the delivery id is claimed: the write is conditional and only ever moves a
+ * job forward, so writing it again changes nothing, and a delivery that failed before its claim (answered 500,
+ * which GitHub records as a failed delivery) is applied in full when it is redelivered. Claiming first
+ * would drop exactly that redelivery as a duplicate.
  */
 export function createWebhookHandler(deps: WebhookDeps): (request: WebhookRequest) => Promise<WebhookAnswer> {
   const now = deps.now ?? (() => new Date());
@@ -67,6 +77,15 @@ export function createWebhookHandler(deps: WebhookDeps): (request: WebhookReques
     }
 
     const event = parsed.event;
+    const scope = checkScope(event, deps.config.github, deps.installationId);
+    if (!scope.ours) {
+      // 2xx: the delivery was received and is fine, it is just not ours; a failure would be redelivered.
+      deps.metrics.add(MetricNames.FOREIGN_DELIVERIES, NO_FLEET, 1);
+      deps.logger.warn('A delivery for another scope: not acted on', {
+        reason: scope.reason, jobId: event.jobId, repository: event.repository, installationId: event.installationId,
+      });
+      return { statusCode: 202, message: `not for this connection: ${scope.reason}` };
+    }
     const fleet = fleetFor(event, deps.config.fleets);
     if (fleet.kind !== 'fleet') {
       if (fleet.kind === 'unroutable' && event.action === 'queued') {
@@ -77,10 +96,9 @@ export function createWebhookHandler(deps: WebhookDeps): (request: WebhookReques
     }
 
     const at = now();
-    if (!await deps.jobs.claimDelivery(deliveryId, expiry(at))) {
-      return { statusCode: 200, message: 'duplicate delivery ignored' };
-    }
     const status = statusOfAction(event.action);
+    // The job first (see above): `changed` is true for exactly one write of this status, whichever
+    // attempt of the delivery makes it, so what is counted on it is counted once.
     const changed = await deps.jobs.putJob({
       jobId: event.jobId,
       fleet: fleet.fleet.name,
@@ -92,6 +110,9 @@ export function createWebhookHandler(deps: WebhookDeps): (request: WebhookReques
     const waited = secondsToStart(event);
     if (changed && status === 'in_progress' && waited !== undefined) {
       deps.metrics.add(MetricNames.JOB_START_SECONDS, fleet.fleet.name, waited, { unit: 'Seconds' });
+    }
+    if (!await deps.jobs.claimDelivery(deliveryId, expiry(at))) {
+      return { statusCode: 200, message: 'duplicate delivery ignored' };
     }
     const capacity = await controlFleet(deps, fleet.fleet);
     // A job taken by a runner of another fleet than the one its labels route to left that fleet's queue.
@@ -109,8 +130,9 @@ export function createWebhookHandler(deps: WebhookDeps): (request: WebhookReques
     try {
       return await handle(request);
     } catch (error) {
-      // GitHub shows the failure in the hook's recent deliveries; the reconciliation and the idle-runner
-      // metric cover what this delivery would have told.
+      // A non-2xx answer: GitHub records the delivery as failed, and the minute tick redelivers it (GitHub
+      // App webhooks). A failure before the claim left it unclaimed, so the redelivery is applied in full;
+      // one after it (the controller) left the job recorded, and the redelivery is a harmless duplicate.
       deps.logger.error('Webhook delivery failed', describeError(error));
       return { statusCode: 500, message: 'the delivery could not be processed' };
     } finally {

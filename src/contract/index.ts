@@ -41,6 +41,26 @@ export const MetricNames = {
   SPOT_INTERRUPTIONS: 'SpotInterruptions',
   /** GitHub rate limit remaining in the core bucket, as of the last listing. */
   RATE_LIMIT_REMAINING: 'GitHubRateLimitRemaining',
+  /**
+   * Registration: a launch event for an action no longer pending (a duplicate, a late or reordered
+   * event, or one completed by a concurrent invocation): nothing done.
+   */
+  DUPLICATE_LAUNCH_EVENTS: 'DuplicateLaunchEvents',
+  /** Registration: a runner of the instance's name exists but no secret yet: left to the invocation in flight (or the hook's timeout). */
+  LAUNCH_CONFLICTS_LEFT_IN_FLIGHT: 'LaunchConflictsLeftInFlight',
+  /** Registration: the launch action expired (or was abandoned) before this invocation completed it; its runner and secret removed. */
+  EXPIRED_LAUNCH_ACTIONS: 'ExpiredLaunchActions',
+  /** Webhook: deliveries for another organization, repository, enterprise or App installation (answered 202, not acted on). */
+  FOREIGN_DELIVERIES: 'ForeignDeliveries',
+  /**
+   * Reconciliation: queued jobs GitHub would not show (403, or a 404 that may be one): they keep counting
+   * as waiting. Usually the GitHub App lacks the repository permission "Actions: read".
+   */
+  JOB_LOOKUP_DENIED: 'JobLookupDenied',
+  /** The minute tick: failed `workflow_job` deliveries of the GitHub App that were redelivered. */
+  DELIVERIES_REDELIVERED: 'DeliveriesRedelivered',
+  /** The minute tick: listing or redelivering the App's failed deliveries failed. */
+  REDELIVERY_FAILURES: 'RedeliveryFailures',
 } as const;
 
 /** The `Fleet` dimension value of metrics that belong to no fleet (unroutable jobs, rate limits). */

@@ -7,7 +7,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GitHubRunnerFleetProps } from './props';
-import { FleetSettings, resolveFleetSettings, runnerArchitecture } from './settings';
+import { FleetSettings, resolveFleetSettings } from './settings';
+import { bootstrapOptions, fleetRuntimeEntry } from './shapes';
 import { LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_HOOK_NAME } from '../contract';
 import { createInstanceRole } from '../instances/instance-role';
 import { createLaunchTemplate } from '../instances/launch-template';
@@ -117,31 +118,29 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     this.role = role;
     this.grantPrincipal = role;
     this.launchTemplate = createLaunchTemplate(this, 'LaunchTemplate', {
-      settings, machineImage: props.machineImage, role, securityGroup, secretPrefix, agentUrl: this.controlPlane.instanceAgentUrl,
+      bootstrap: bootstrapOptions(settings, { secretPrefix, agentUrl: this.controlPlane.instanceAgentUrl }),
+      instanceType: settings.instanceType,
+      operatingSystem: settings.operatingSystem,
+      rootVolumeGiB: settings.rootVolumeGiB,
+      hibernated: settings.warmPool?.poolState === autoscaling.PoolState.HIBERNATED,
+      machineImage: props.machineImage,
+      role,
+      securityGroup,
     });
 
     this.autoScalingGroup = this.createGroup(props, settings, subnets);
 
     Tags.of(this.autoScalingGroup).add(TagKeys.CONTROL_PLANE, this.controlPlane.controlPlaneId, { applyToLaunchedInstances: false });
-    this.controlPlane._addFleet({
-      name: this.fleetName,
+    this.controlPlane._addFleet(fleetRuntimeEntry(settings, {
+      fleetName: this.fleetName,
+      fleetLabel: this.fleetLabel,
+      labels: this.labels,
+      secretPrefix,
       // The literal name where there is one: the configuration then holds no deploy-time value.
       autoScalingGroupName: literalGroupName(this.fleetName) ?? this.autoScalingGroup.autoScalingGroupName,
       // Generated at deployment (a token here): the instance agent serves this role's sessions only.
       instanceRoleName: role.roleName,
-      fleetLabel: this.fleetLabel,
-      labels: this.labels,
-      mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
-      runnerGroupId: settings.runnerGroupId,
-      runnerGroupName: settings.runnerGroupName,
-      secretPrefix,
-      offlineGraceSeconds: settings.offlineGracePeriod.toSeconds(),
-      drainTimeoutSeconds: settings.drainTimeout.toSeconds(),
-      idleTarget: settings.idleRunners,
-      os: 'linux',
-      architecture: runnerArchitecture(settings.instanceType),
-      ...(settings.directScaleOut ? { directScaleOut: true } : {}),
-    }, { spot: settings.spot !== undefined });
+    }), { spot: settings.spot !== undefined });
     const controlPlane = this.controlPlane;
     this.registrationFunction = controlPlane.registrationFunction;
     this.deregistrationFunction = controlPlane.deregistrationFunction;

@@ -23,6 +23,8 @@ export interface FleetSettings {
   readonly instanceType: ec2.InstanceType;
   /** Every type the group may launch (more than one: a mixed instances policy). */
   readonly instanceTypes: ec2.InstanceType[];
+  /** The runners' architecture, as the runner release names it (from `instanceType`, once). */
+  readonly architecture: RunnerArchitecture;
   /** Spot settings, resolved; undefined for on-demand only. */
   readonly spot?: ResolvedSpot;
   readonly operatingSystem: RunnerOperatingSystem;
@@ -85,7 +87,8 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   const rootVolumeGiB = (props.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes();
   wholeInRange('rootVolumeSize (GiB)', rootVolumeGiB, 8, 16384, 'give a size between 8 GiB and 16 TiB');
 
-  const { runnerVersion, runnerSha256, runnerDownloadBaseUrl } = resolveRunnerRelease(props, runnerArchitecture(instanceType));
+  const architecture = runnerArchitecture(instanceType);
+  const { runnerVersion, runnerSha256, runnerDownloadBaseUrl } = resolveRunnerRelease(props, architecture);
 
   const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
   // With only a name, the functions look the group's id up at run time.
@@ -119,13 +122,13 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   }
   // A label naming another OS or architecture than the runners have: jobs asking for it would be routed
   // here (GitHub matches labels, not machines) and run on the wrong kind of machine.
-  const otherPlatform = runnerArchitecture(instanceType) === 'arm64' ? ['x64', 'x86_64', 'amd64'] : ['arm64', 'aarch64'];
+  const otherPlatform = architecture === 'arm64' ? ['x64', 'x86_64', 'amd64'] : ['arm64', 'aarch64'];
   const misleading = labels.filter((l) => !Token.isUnresolved(l) && [...otherPlatform, 'windows', 'macos', 'osx'].includes(l.toLowerCase()));
   if (misleading.length > 0) {
     warnings.push({
       id: 'MisleadingLabel',
       message: `labels contains ${misleading.map((l) => JSON.stringify(l)).join(', ')}, but the runners are Linux on `
-        + `${instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x86_64'} (${instanceType}): jobs asking for `
+        + `${architecture === 'arm64' ? 'arm64' : 'x86_64'} (${instanceType}): jobs asking for `
         + `${misleading.length > 1 ? 'them' : 'it'} would be routed here and run on the wrong kind of machine. Remove the label, or make a fleet of that kind.`,
     });
   }
@@ -188,6 +191,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     labels,
     instanceType,
     instanceTypes,
+    architecture,
     spot,
     operatingSystem,
     rootVolumeGiB,
@@ -219,13 +223,16 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   };
 }
 
-/** The runner release's architecture name (as in its file name) for an instance type. */
-export function runnerArchitecture(instanceType: ec2.InstanceType): 'x64' | 'arm64' {
+/** A runner architecture, as the runner release's file name (and the runners' label) says it. */
+export type RunnerArchitecture = 'x64' | 'arm64';
+
+/** The runner release's architecture name (as in its file name) for an instance type: the one place it is mapped. */
+export function runnerArchitecture(instanceType: ec2.InstanceType): RunnerArchitecture {
   return instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64';
 }
 
 /** The runner release the instances install: its version, the digest they check, and where they fetch it. */
-function resolveRunnerRelease(props: GitHubRunnerFleetProps, architecture: 'x64' | 'arm64'): Pick<FleetSettings, 'runnerVersion' | 'runnerSha256' | 'runnerDownloadBaseUrl'> {
+function resolveRunnerRelease(props: GitHubRunnerFleetProps, architecture: RunnerArchitecture): Pick<FleetSettings, 'runnerVersion' | 'runnerSha256' | 'runnerDownloadBaseUrl'> {
   const runnerVersion = props.runnerVersion ?? DEFAULT_RUNNER_VERSION;
   if (!Token.isUnresolved(runnerVersion) && !/^\d+\.\d+\.\d+$/.test(runnerVersion)) {
     throw new Error(`runnerVersion (${JSON.stringify(runnerVersion)}) is not a version: give a release number such as "${DEFAULT_RUNNER_VERSION}", without a leading "v"`);

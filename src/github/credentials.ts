@@ -23,7 +23,10 @@ export class GitHubCredentials {
    * organization or repository (one extra request per cold start).
    *
    * The App needs the organization permission "Self-hosted runners: read and write" (organization
-   * scope) or the repository permission "Administration: read and write" (repository scope).
+   * scope) or the repository permission "Administration: read and write" (repository scope), and,
+   * with a webhook, the repository permission "Actions: read" (the minute tick reads the jobs whose
+   * deliveries may have been lost; without it those jobs keep counting as waiting and `JobLookupDenied`
+   * counts them).
    *
    * @see https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/authenticating-as-a-github-app-installation
    */

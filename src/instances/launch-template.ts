@@ -1,17 +1,20 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { renderUserData } from './user-data';
-import { FleetSettings, runnerArchitecture } from '../fleet/settings';
+import { RunnerOperatingSystem } from './operating-system';
+import { BootstrapOptions, renderUserData } from './user-data';
 
 export interface RunnerLaunchTemplateProps {
-  readonly settings: FleetSettings;
+  /** What the bootstrap script is given (the fleet maps its settings to it). */
+  readonly bootstrap: BootstrapOptions;
+  readonly instanceType: ec2.InstanceType;
+  readonly operatingSystem: RunnerOperatingSystem;
+  readonly rootVolumeGiB: number;
+  /** The instances of a hibernated warm pool must be launched with hibernation configured. */
+  readonly hibernated: boolean;
   readonly machineImage?: ec2.IMachineImage;
   readonly role: iam.IRole;
   readonly securityGroup: ec2.ISecurityGroup;
-  readonly secretPrefix: string;
-  /** The control plane's instance agent URL (a token): the instance's only way to Auto Scaling. */
-  readonly agentUrl: string;
 }
 
 /**
@@ -20,39 +23,20 @@ export interface RunnerLaunchTemplateProps {
  * and the bootstrap user data.
  */
 export function createLaunchTemplate(scope: Construct, id: string, props: RunnerLaunchTemplateProps): ec2.LaunchTemplate {
-  const { settings } = props;
-  const architecture = settings.instanceType.architecture;
-  const hibernated = settings.warmPool?.poolState === 'Hibernated';
-  const userData = ec2.UserData.custom(renderUserData({
-    os: settings.operatingSystem.name === 'ubuntu' ? 'ubuntu' : 'amazon-linux-2023',
-    architecture: runnerArchitecture(settings.instanceType),
-    runnerVersion: settings.runnerVersion,
-    runnerSha256: settings.runnerSha256,
-    runnerDownloadBaseUrl: settings.runnerDownloadBaseUrl,
-    mode: settings.mode === 'persistent' ? 'persistent' : 'ephemeral',
-    secretPrefix: props.secretPrefix,
-    installDocker: settings.installDocker,
-    extraPackages: settings.extraPackages,
-    extraCommands: settings.extraCommands,
-    blockJobMetadataAccess: settings.blockJobMetadataAccess,
-    inServiceTimeoutSeconds: settings.launchTimeout.toSeconds(),
-    agentUrl: props.agentUrl,
-  }));
-
   return new ec2.LaunchTemplate(scope, id, {
-    machineImage: props.machineImage ?? settings.operatingSystem._defaultImage(architecture),
-    instanceType: settings.instanceType,
+    machineImage: props.machineImage ?? props.operatingSystem._defaultImage(props.instanceType.architecture),
+    instanceType: props.instanceType,
     role: props.role,
     securityGroup: props.securityGroup,
-    userData,
+    userData: ec2.UserData.custom(renderUserData(props.bootstrap)),
     requireImdsv2: true,
     httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
     httpPutResponseHopLimit: 1,
     httpEndpoint: true,
-    hibernationConfigured: hibernated ? true : undefined,
+    hibernationConfigured: props.hibernated ? true : undefined,
     blockDevices: [{
-      deviceName: settings.operatingSystem.rootDeviceName,
-      volume: ec2.BlockDeviceVolume.ebs(settings.rootVolumeGiB, {
+      deviceName: props.operatingSystem.rootDeviceName,
+      volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB, {
         encrypted: true,
         volumeType: ec2.EbsDeviceVolumeType.GP3,
         deleteOnTermination: true,

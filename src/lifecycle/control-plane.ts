@@ -1,20 +1,24 @@
+import { createHash } from 'crypto';
 import { Annotations, Duration, Lazy, Names, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
+import { ASYNC_INVOKE, AsyncInvokeSettings } from './async-invoke';
 import { createInstanceAgent } from './instance-agent';
-import { encodeRuntimeConfig } from './runtime-config';
+import { encodeRuntimeConfig, githubRuntimeConfig } from './runtime-config';
 import { createWebhook, grantJobTable, RunnerWebhookOptions, RunnerWebhookResources } from './webhook';
 import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys, WebhookRuntimeConfig } from '../contract';
+import { defaultOf, FLEET_ENTRY_SCHEMA } from '../contract/runtime-schema';
 import { DeregistrationFunction } from '../generated/deregistration-function';
 import { IdleMetricFunction } from '../generated/idle-metric-function';
 import { RegistrationFunction } from '../generated/registration-function';
-import { GitHubConnection, GitHubScope } from '../github/connection';
+import { GitHubConnection } from '../github/connection';
 import { autoScalingGroupArnPattern, instanceSecretArnPattern } from '../instances/instance-role';
 import { acknowledge, NAG_REASONS, nagArn } from '../nag';
 
@@ -50,7 +54,8 @@ export interface GitHubRunnerControlPlaneProps {
  *
  * One control plane lists the connection's runners once per minute for all its fleets, and caches one
  * GitHub App installation token: GitHub requests per minute do not grow with the number of fleets.
- * Fleets given the same `GitHubConnection` object in one stack share a control plane created for them;
+ * Fleets given the same GitHub connection in one stack share a control plane created for them (its id
+ * derived from the connection, see `forConnection`);
  * create one yourself to choose its settings and pass it to each fleet as `controlPlane`.
  *
  * @example
@@ -64,21 +69,36 @@ export interface GitHubRunnerControlPlaneProps {
  */
 export class GitHubRunnerControlPlane extends Construct {
   /**
-   * The control plane fleets with this connection share in the stack of `scope`, created on first use.
+   * The control plane fleets with this connection share in the stack of `scope`, created on first use
+   * at the stack's top level.
+   *
+   * Its construct id is derived from the connection (`GitHubRunnerControlPlane` and a hash of the scope,
+   * owner, repository, API URL, authentication and credentials secret), not from the order in which
+   * fleets are declared: reordering fleets, or adding a fleet of another connection, replaces nothing.
+   * Connections that are equal in all of these share one control plane, even as distinct objects.
    *
    * @param scope any construct of the stack
    * @param github the connection
    */
   public static forConnection(scope: IConstruct, github: GitHubConnection): GitHubRunnerControlPlane {
     const stack = Stack.of(scope);
-    const existing = stack.node.children.find((c): c is GitHubRunnerControlPlane =>
-      c instanceof GitHubRunnerControlPlane && c.github === github && c.sharedByConnection);
-    if (existing) {
+    const same = stack.node.children.find((c): c is GitHubRunnerControlPlane =>
+      c instanceof GitHubRunnerControlPlane && c.github === github && c.connectionKey !== undefined);
+    if (same) {
+      return same;
+    }
+    const key = connectionKey(stack, github);
+    const id = `GitHubRunnerControlPlane${createHash('sha256').update(key).digest('hex').slice(0, 8).toUpperCase()}`;
+    const existing = stack.node.tryFindChild(id);
+    if (existing instanceof GitHubRunnerControlPlane && existing.connectionKey === key) {
       return existing;
     }
-    const count = stack.node.children.filter((c) => c instanceof GitHubRunnerControlPlane).length;
-    const plane = new GitHubRunnerControlPlane(stack, count === 0 ? 'GitHubRunnerControlPlane' : `GitHubRunnerControlPlane${count + 1}`, { github });
-    plane.sharedByConnection = true;
+    if (existing) {
+      throw new Error(`the control plane of a GitHub connection would be ${stack.node.path}/${id}, which is taken by another construct: `
+        + 'create a GitHubRunnerControlPlane yourself and pass it to the fleets as controlPlane');
+    }
+    const plane = new GitHubRunnerControlPlane(stack, id, { github });
+    plane.connectionKey = key;
     return plane;
   }
 
@@ -103,7 +123,11 @@ export class GitHubRunnerControlPlane extends Construct {
    * instance-profile credentials. Each fleet's instance role may invoke it, and nothing else of Lambda.
    */
   public readonly instanceAgentUrl: string;
-  /** Lifecycle and schedule events the functions could not take after retries. */
+  /**
+   * Lifecycle and schedule events the functions could not take: those EventBridge could not deliver after
+   * its retries, and those whose invocations failed (an error or a timeout) through Lambda's own
+   * asynchronous retries or expired waiting for them (with the error, as an on-failure destination).
+   */
   public readonly deadLetterQueue: sqs.IQueue;
   /**
    * The value of the `github-runner-fleet:control-plane` tag on the Auto Scaling groups of this control
@@ -117,13 +141,15 @@ export class GitHubRunnerControlPlane extends Construct {
   /** The function that takes the deliveries (only with `webhook`). */
   public readonly webhookFunction?: lambda.IFunction;
 
-  private sharedByConnection = false;
+  /** For a control plane created by {@link forConnection}: what identifies its connection. */
+  private connectionKey?: string;
   private readonly fleets: FleetRuntimeEntry[] = [];
   private readonly launchRule: events.Rule;
   private readonly terminateRule: events.Rule;
   private readonly writeSecrets: iam.PolicyStatement;
   private readonly deleteSecrets: iam.PolicyStatement;
   private readonly cleanUpSecrets: iam.PolicyStatement;
+  private readonly describeSecrets: iam.PolicyStatement;
   private readonly githubConfig: GitHubRuntimeConfig;
   /** Spot interruption warnings reach the deregistration function (created with the first spot fleet). */
   private spotRule?: events.Rule;
@@ -137,14 +163,7 @@ export class GitHubRunnerControlPlane extends Construct {
     this.sweepInterval = props.sweepInterval ?? Duration.minutes(5);
     validateSweepInterval(this.sweepInterval);
     this.controlPlaneId = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
-    this.githubConfig = {
-      scope: props.github.scope === GitHubScope.ENTERPRISE ? 'enterprise' : props.github.repositoryName ? 'repository' : 'organization',
-      owner: props.github.owner,
-      repo: props.github.repositoryName,
-      apiUrl: props.github.apiUrl,
-      secretArn: props.github.credentials.secret.secretArn,
-      auth: props.github.credentials.authType === 'app' ? 'app' : 'token',
-    };
+    this.githubConfig = githubRuntimeConfig(props.github);
 
     const deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -164,20 +183,25 @@ export class GitHubRunnerControlPlane extends Construct {
         produce: () => encodeRuntimeConfig(this, { version: 1, github: this.githubConfig, fleets: this.fleets, webhook: webhookConfig() }),
       }),
     };
-    const functionProps = (name: string, description: string, timeout: Duration) => ({
+    const functionProps = (name: string, description: string, timeout: Duration, asyncInvoke: AsyncInvokeSettings) => ({
       description,
       timeout,
       memorySize: 256,
       environment,
       architecture: lambda.Architecture.ARM_64,
       logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH }),
+      // EventBridge invokes these functions asynchronously: an event whose invocations all failed (errors,
+      // timeouts) or that waited too long goes to the dead-letter queue with its error, never nowhere.
+      onFailure: new destinations.SqsDestination(deadLetterQueue),
+      retryAttempts: asyncInvoke.retryAttempts,
+      maxEventAge: asyncInvoke.maxEventAge,
     });
     const registration = new RegistrationFunction(this, 'RegistrationFunction',
-      functionProps('Registration', 'Registration: registers a runner for an instance going into service', Duration.minutes(1)));
+      functionProps('Registration', 'Registration: registers a runner for an instance going into service', Duration.minutes(1), ASYNC_INVOKE.registration));
     const deregistration = new DeregistrationFunction(this, 'DeregistrationFunction',
-      functionProps('Deregistration', 'Deregistration: removes runners of terminating instances and sweeps orphans', Duration.minutes(5)));
+      functionProps('Deregistration', 'Deregistration: removes runners of terminating instances and sweeps orphans', Duration.minutes(5), ASYNC_INVOKE.deregistration));
     const idleMetric = new IdleMetricFunction(this, 'IdleMetricFunction',
-      functionProps('IdleMetric', 'IdleMetric: publishes idle, busy and offline runner counts', Duration.minutes(1)));
+      functionProps('IdleMetric', 'IdleMetric: publishes idle, busy and offline runner counts', Duration.minutes(1), ASYNC_INVOKE.idleMetric));
     this.registrationFunction = registration;
     this.deregistrationFunction = deregistration;
     this.idleMetricFunction = idleMetric;
@@ -208,6 +232,15 @@ export class GitHubRunnerControlPlane extends Construct {
     // A registration that fails after writing the instance's secret deletes it again (cleanUp).
     this.cleanUpSecrets = new iam.PolicyStatement({ sid: 'DeleteFailedRegistrationSecrets', actions: ['secretsmanager:DeleteSecret'] });
     registration.addToRolePolicy(this.cleanUpSecrets);
+    // The registration decides a duplicated or late launch event from what AWS says: the instance's
+    // lifecycle state (is the action still pending?) and whether its secret exists already.
+    this.describeSecrets = new iam.PolicyStatement({ sid: 'DescribeInstanceSecrets', actions: ['secretsmanager:DescribeSecret'] });
+    registration.addToRolePolicy(this.describeSecrets);
+    registration.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'DescribeLaunchingInstances',
+      actions: ['autoscaling:DescribeAutoScalingInstances'],
+      resources: ['*'],
+    }));
     registration.addToRolePolicy(new iam.PolicyStatement({
       sid: 'CompleteLaunchActions',
       actions: ['autoscaling:CompleteLifecycleAction'],
@@ -283,7 +316,8 @@ export class GitHubRunnerControlPlane extends Construct {
         ? [`GitHubRunnerControlPlane ${this.node.path} serves no fleet: pass it to a GitHubRunnerFleet as controlPlane, or remove it`]
         : [],
     });
-    acknowledge(deadLetterQueue, [['AwsSolutions-SQS3', 'This queue is the dead-letter queue of the EventBridge targets; a dead-letter queue needs none of its own.']]);
+    acknowledge(deadLetterQueue, [['AwsSolutions-SQS3',
+      'This queue is the dead-letter queue of the EventBridge targets and the functions\' on-failure destination; a dead-letter queue needs none of its own.']]);
     acknowledge(this, [
       ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', NAG_REASONS.lambdaBasicRole],
       ['AwsSolutions-L1', NAG_REASONS.nodeRuntime],
@@ -343,14 +377,29 @@ export class GitHubRunnerControlPlane extends Construct {
     this.writeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     this.deleteSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     this.cleanUpSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
+    this.describeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
     acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);
   }
+}
+
+/** What identifies a connection, free of token numbers (which depend on creation order). */
+function connectionKey(stack: Stack, github: GitHubConnection): string {
+  const config = githubRuntimeConfig(github);
+  return JSON.stringify(stack.resolve({
+    scope: config.scope,
+    owner: config.owner,
+    repo: config.repo ?? null,
+    apiUrl: config.apiUrl,
+    auth: config.auth,
+    secret: github.credentials.secret.secretName,
+  }));
 }
 
 /** The labels jobs can ask for to reach a fleet, apart from its own fleet label. */
 function routingSignature(entry: FleetRuntimeEntry): string {
   const labels = entry.labels.filter((l) => l.toLowerCase() !== entry.fleetLabel.toLowerCase()).map((l) => l.toLowerCase());
-  return [...new Set([...labels, entry.os ?? 'linux', entry.architecture ?? 'x64'])].sort().join(', ');
+  return [...new Set([...labels, entry.os ?? defaultOf(FLEET_ENTRY_SCHEMA, 'os'), entry.architecture ?? defaultOf(FLEET_ENTRY_SCHEMA, 'architecture')])]
+    .sort().join(', ');
 }
 
 function validateSweepInterval(sweepInterval: Duration): void {

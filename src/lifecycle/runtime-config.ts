@@ -1,50 +1,65 @@
 import { gzipSync } from 'zlib';
 import { Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { CompressedFleetRuntimeConfig, ENV_FLEET_CONFIG, FleetRuntimeConfig, FleetRuntimeEntry } from '../contract';
+import { ENV_FLEET_CONFIG, FleetRuntimeConfig, GitHubRuntimeConfig } from '../contract';
+import { COMPRESSED_FLEETS, FLEET_ENTRY_SCHEMA, RUNTIME_CONFIG_SCHEMA, ShapeSchema } from '../contract/runtime-schema';
+import { GitHubConnection, GitHubScope } from '../github/connection';
+import { GitHubAuthType } from '../github/credentials';
 
 /** Lambda's limit on the total size of a function's environment variables (names and values). */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 
 /** Above this size (in bytes) the fleets travel gzipped: the rest of the 4 KB stays for other variables. */
-const COMPRESS_ABOVE_BYTES = 2048;
+export const COMPRESS_ABOVE_BYTES = 2048;
 
 /** What an unresolved token (a secret ARN from the same stack, say) is assumed to resolve to, at most. */
 const TOKEN_ESTIMATE_BYTES = 256;
 
-/**
- * The longest value a fleet field known only at deploy time can take, where AWS bounds it more tightly
- * than {@link TOKEN_ESTIMATE_BYTES}: an IAM role name has at most 64 characters.
- */
-const DEPLOY_TIME_FIELD_BYTES: Readonly<Record<string, number>> = { instanceRoleName: 64 };
+/** The connection as the functions receive it. */
+export function githubRuntimeConfig(github: GitHubConnection): GitHubRuntimeConfig {
+  return {
+    scope: github.scope === GitHubScope.ENTERPRISE ? 'enterprise' : github.scope === GitHubScope.REPOSITORY ? 'repository' : 'organization',
+    owner: github.owner,
+    repo: github.repositoryName,
+    apiUrl: github.apiUrl,
+    secretArn: github.credentials.secret.secretArn,
+    auth: github.credentials.authType === GitHubAuthType.APP ? 'app' : 'token',
+  };
+}
 
 /**
  * The value of {@link ENV_FLEET_CONFIG} for a control plane: plain JSON while small, the fleets gzipped
  * when many fleets would not fit plainly, with their deploy-time values (each instance role's generated
  * name) beside them in `fleetValues`. Throws, naming the fix, when even that is too large.
+ *
+ * Both forms are written from {@link toWire}'s output: exactly the fields the schema describes
+ * (src/contract/runtime-schema.ts), the functions' decoder reads the same; a field the schema does not
+ * describe fails synthesis.
  */
 export function encodeRuntimeConfig(scope: IConstruct, config: FleetRuntimeConfig): string {
   const stack = Stack.of(scope);
-  const plain = stack.toJsonString(config);
-  if (estimatedBytes(scope, stack.toJsonString({ ...config, fleets: config.fleets.map(atLongest) })) <= COMPRESS_ABOVE_BYTES) {
+  const wire = toWire(RUNTIME_CONFIG_SCHEMA, config, '');
+  const fleets = wire[COMPRESSED_FLEETS.field] as Array<Record<string, unknown>>;
+  const plain = stack.toJsonString(wire);
+  if (estimatedBytes(scope, stack.toJsonString({ ...wire, [COMPRESSED_FLEETS.field]: fleets.map(atLongest) })) <= COMPRESS_ABOVE_BYTES) {
     return plain;
   }
   // Each fleet's deploy-time values (its instance role's generated name) travel beside the gzipped fleets.
-  const split = config.fleets.map(splitDeployTimeValues);
+  const split = fleets.map(splitDeployTimeValues);
   const literalJson = JSON.stringify(split.map((s) => s.literal));
   let encoded = plain;
   let estimate = plain;
   if (!Token.isUnresolved(literalJson)) {
-    // Everything but the fleets travels as it is (the webhook section among it): no field copied by hand.
-    const { fleets: _fleets, ...rest } = config;
+    // Every other field travels as it is (the webhook section among them).
+    const { [COMPRESSED_FLEETS.field]: _fleets, ...rest } = wire;
     const fleetValues = split.map((s) => s.deployTime);
-    const compressed: CompressedFleetRuntimeConfig = {
+    const compressed: Record<string, unknown> = {
       ...rest,
-      fleetsGzip: gzipSync(Buffer.from(literalJson, 'utf8'), { level: 9 }).toString('base64'),
-      ...(fleetValues.some((v) => Object.keys(v).length > 0) ? { fleetValues } : {}),
+      [COMPRESSED_FLEETS.gzip]: gzipSync(Buffer.from(literalJson, 'utf8'), { level: 9 }).toString('base64'),
+      ...(fleetValues.some((v) => Object.keys(v).length > 0) ? { [COMPRESSED_FLEETS.values]: fleetValues } : {}),
     };
     encoded = stack.toJsonString(compressed);
-    estimate = stack.toJsonString({ ...compressed, fleetValues: compressed.fleetValues?.map(atLongest) });
+    estimate = stack.toJsonString({ ...compressed, [COMPRESSED_FLEETS.values]: fleetValues.map(atLongest) });
   }
   const bytes = estimatedBytes(scope, estimate) + ENV_FLEET_CONFIG.length;
   if (bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
@@ -56,10 +71,49 @@ export function encodeRuntimeConfig(scope: IConstruct, config: FleetRuntimeConfi
 }
 
 /**
+ * A value of a shape as it travels: only the described fields, in the schema's order; absent fields and
+ * optional fields at their default left out (the decoder restores them). Throws on a field the schema
+ * does not describe: it would be written and never read.
+ */
+export function toWire<T>(shape: ShapeSchema<T>, value: T, path: string): Record<string, unknown> {
+  const fields = shape.fields as unknown as Record<string, WireSpec>;
+  const data = value as unknown as Record<string, unknown>;
+  const unknown = Object.keys(data).filter((key) => !(key in fields) && data[key] !== undefined);
+  if (unknown.length > 0) {
+    throw new Error(`runtime configuration: ${unknown.map((k) => (path ? `${path}.${k}` : k)).join(', ')} not described in src/contract/runtime-schema.ts: `
+      + 'describe the field there, so that the functions read what the construct writes');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(fields)) {
+    const v = data[key];
+    const at = path ? `${path}.${key}` : key;
+    if (v === undefined || (spec.optional && spec.default !== undefined && v === spec.default)) {
+      continue;
+    }
+    if (spec.kind === 'object') {
+      out[key] = toWire(spec.shape!, v, at);
+    } else if (spec.kind === 'objects') {
+      out[key] = (v as unknown[]).map((item, i) => toWire(spec.shape!, item, `${at}[${i}]`));
+    } else {
+      out[key] = v;
+    }
+  }
+  return out;
+}
+
+interface WireSpec {
+  readonly kind: string;
+  readonly optional?: boolean;
+  readonly default?: unknown;
+  readonly deployTimeMaxBytes?: number;
+  readonly shape?: ShapeSchema<unknown>;
+}
+
+/**
  * A fleet's fields split in two: those known at synthesis (compressible) and those that are strings
  * only known at deploy time (the instance role's generated name; a group name without a literal one).
  */
-function splitDeployTimeValues(fleet: FleetRuntimeEntry): { literal: Record<string, unknown>; deployTime: Record<string, string> } {
+function splitDeployTimeValues(fleet: Record<string, unknown>): { literal: Record<string, unknown>; deployTime: Record<string, string> } {
   const literal: Record<string, unknown> = {};
   const deployTime: Record<string, string> = {};
   for (const [key, value] of Object.entries(fleet)) {
@@ -72,11 +126,13 @@ function splitDeployTimeValues(fleet: FleetRuntimeEntry): { literal: Record<stri
   return { literal, deployTime };
 }
 
-/** A copy of `values` in which each deploy-time string field stands at its longest known length, for estimates. */
+/** A copy of a fleet in which each deploy-time string field the schema bounds stands at its longest, for estimates. */
 function atLongest<T extends object>(values: T): T {
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key,
-    typeof value === 'string' && Token.isUnresolved(value) && DEPLOY_TIME_FIELD_BYTES[key] !== undefined
-      ? 'x'.repeat(DEPLOY_TIME_FIELD_BYTES[key]) : value])) as T;
+  const fields = FLEET_ENTRY_SCHEMA.fields as unknown as Record<string, WireSpec | undefined>;
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => {
+    const max = fields[key]?.deployTimeMaxBytes;
+    return [key, typeof value === 'string' && Token.isUnresolved(value) && max !== undefined ? 'x'.repeat(max) : value];
+  })) as T;
 }
 
 /** The size `value` will have once deployed, counting each part only known at deploy time at its assumed maximum. */

@@ -43,6 +43,19 @@ export interface RunnerWebhookOptions {
    * @default Size.kibibytes(256)
    */
   readonly maxBodySize?: Size;
+
+  /**
+   * How many deliveries the webhook function takes at once, at most: reserved for it, so that a flood of
+   * deliveries (the function URL is public) can never take the concurrency the registration and
+   * deregistration functions need to complete lifecycle actions, and the rest of the account cannot
+   * starve the webhook. A delivery takes a fraction of a second: 20 take a burst of hundreds of queued
+   * jobs in a few seconds. A delivery beyond it is answered 429 and shows as failed in GitHub's delivery
+   * log. Reserved concurrency comes out of the account's Lambda concurrency quota, of which at least 100
+   * must stay unreserved: raise the quota first in an account whose quota is low (new accounts may have 10).
+   *
+   * @default 20
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** The resolved webhook: what the control plane wires into its functions. */
@@ -55,6 +68,15 @@ export interface RunnerWebhookResources {
 }
 
 const MAX_BODY_BYTES_LIMIT = 6 * 1024 * 1024;
+
+/** The webhook function's reserved concurrency when `reservedConcurrency` is not given. */
+export const WEBHOOK_RESERVED_CONCURRENCY = 20;
+
+/**
+ * The most concurrency one function can reserve in an account with the default quota of 1,000 (Lambda
+ * keeps 100 unreserved): a larger value is almost certainly a mistake.
+ */
+const MAX_RESERVED_CONCURRENCY = 900;
 
 /**
  * The job table's calls, and no more: deliveries are put under a condition, jobs updated under a
@@ -80,12 +102,26 @@ export function webhookMaxBodyBytes(options: RunnerWebhookOptions): number {
   return bytes;
 }
 
+/** Validates `reservedConcurrency`; throws naming the property, the value and the fix. */
+export function webhookReservedConcurrency(options: RunnerWebhookOptions): number {
+  const value = options.reservedConcurrency ?? WEBHOOK_RESERVED_CONCURRENCY;
+  if (Token.isUnresolved(value)) {
+    return value;
+  }
+  if (!Number.isInteger(value) || value < 1 || value > MAX_RESERVED_CONCURRENCY) {
+    throw new Error(`webhook.reservedConcurrency (${value}) must be a whole number from 1 to ${MAX_RESERVED_CONCURRENCY}: `
+      + `use e.g. ${WEBHOOK_RESERVED_CONCURRENCY} (0 would refuse every delivery; Lambda keeps 100 of the account's concurrency unreserved)`);
+  }
+  return value;
+}
+
 /**
  * Creates the webhook's table, secret, function and endpoint. The function gets its configuration later
  * (the control plane adds the environment variable once all fleets are known).
  */
 export function createWebhook(scope: Construct, options: RunnerWebhookOptions, environment: Record<string, string>): RunnerWebhookResources {
   const maxBodyBytes = webhookMaxBodyBytes(options);
+  const reservedConcurrency = webhookReservedConcurrency(options);
   const table = new dynamodb.Table(scope, 'WebhookJobs', {
     partitionKey: { name: JobTableSchema.partitionKey, type: dynamodb.AttributeType.STRING },
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -116,6 +152,7 @@ export function createWebhook(scope: Construct, options: RunnerWebhookOptions, e
     memorySize: 256,
     architecture: lambda.Architecture.ARM_64,
     environment,
+    reservedConcurrentExecutions: reservedConcurrency,
     logGroup: new logs.LogGroup(scope, 'WebhookLogs', { retention: logs.RetentionDays.ONE_MONTH }),
   });
   grantJobTable(table, fn);

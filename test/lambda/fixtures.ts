@@ -72,7 +72,19 @@ export function runner(overrides: Partial<GitHubRunner> = {}): GitHubRunner {
 
 /** A `workflow_job` payload in GitHub's documented shape (the fields the library reads, and a few more). */
 export function workflowJobPayload(overrides: {
-  action?: string; id?: number; labels?: string[]; createdAt?: string; startedAt?: string | null; runnerName?: string | null; repository?: string;
+  action?: string;
+  id?: number;
+  labels?: string[];
+  createdAt?: string;
+  startedAt?: string | null;
+  runnerName?: string | null;
+  repository?: string;
+  /** `organization.login` (null: no organization). @default 'acme' */
+  organization?: string | null;
+  /** `enterprise.slug`. @default - no enterprise */
+  enterprise?: string;
+  /** `installation.id` (null: no installation, an organization webhook). @default 7890 */
+  installationId?: number | null;
 } = {}): string {
   return JSON.stringify({
     action: overrides.action ?? 'queued',
@@ -93,7 +105,8 @@ export function workflowJobPayload(overrides: {
       head_branch: 'main',
     },
     repository: { id: 1296269, full_name: overrides.repository ?? 'acme/app', name: 'app' },
-    organization: { login: 'acme' },
-    installation: { id: 7890 },
+    ...(overrides.organization === null ? {} : { organization: { login: overrides.organization ?? 'acme' } }),
+    ...(overrides.enterprise === undefined ? {} : { enterprise: { id: 11, slug: overrides.enterprise } }),
+    ...(overrides.installationId === null ? {} : { installation: { id: overrides.installationId ?? 7890 } }),
   });
 }

@@ -71,8 +71,19 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const a = new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'a' });
     const b = new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: other, labels: ['b'], fleetName: 'b' });
     expect(a.controlPlane).not.toBe(b.controlPlane);
-    expect(b.controlPlane.node.id).toBe('GitHubRunnerControlPlane2');
+    expect(a.controlPlane.node.id).toMatch(/^GitHubRunnerControlPlane[0-9A-F]{8}$/);
+    expect(b.controlPlane.node.id).toMatch(/^GitHubRunnerControlPlane[0-9A-F]{8}$/);
+    expect(b.controlPlane.node.id).not.toBe(a.controlPlane.node.id);
     Template.fromStack(ctx.stack).resourceCountIs('AWS::Lambda::Function', 8);
+  });
+
+  test('two connection objects equal in scope, owner, host, authentication and secret share one control plane', () => {
+    const ctx = testStack();
+    const same = GitHubConnection.organization('acme', { credentials: GitHubCredentials.fromAppSecret(ctx.secret) });
+    const a = new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'a' });
+    const b = new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: same, labels: ['b'], fleetName: 'b' });
+    expect(b.controlPlane).toBe(a.controlPlane);
+    expect(a.controlPlane.fleetNames).toEqual(['a', 'b']);
   });
 
   test('lifecycle rules match the groups of every fleet; launches only into service', () => {
@@ -256,7 +267,7 @@ describe('GitHubRunnerControlPlane: bad input', () => {
     const ctx = testStack();
     new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'linux' });
     expect(() => new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: ctx.github, labels: ['b'], fleetName: 'linux' }))
-      .toThrow(/fleetName "linux" is used by two fleets of the control plane TestStack\/GitHubRunnerControlPlane: give each fleet its own fleetName/);
+      .toThrow(/fleetName "linux" is used by two fleets of the control plane TestStack\/GitHubRunnerControlPlane[0-9A-F]{8}: give each fleet its own fleetName/);
   });
 
   test('fails without github and controlPlane', () => {

@@ -5,6 +5,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet, GitHubRunnerFleetProps, RunnerWebhookOptions, WebhookEndpointType } from '../../src';
 import { ENV_FLEET_CONFIG, TagKeys } from '../../src/contract';
+import { WEBHOOK_RESERVED_CONCURRENCY } from '../../src/lifecycle/webhook';
 import { testStack } from '../fleet/helpers';
 
 function withWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
@@ -92,6 +93,33 @@ describe('GitHubRunnerControlPlane: webhook', () => {
       const report = new AwsSolutionsChecks(app).validateScope(stack);
       expect(report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`))).toEqual([]);
     }
+  });
+});
+
+describe('GitHubRunnerControlPlane: the webhook\'s reserved concurrency', () => {
+  const reservedOf = (template: Template) => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f: any) => /^Webhook:/.test(f.Properties.Description));
+    return fn!.Properties.ReservedConcurrentExecutions;
+  };
+
+  test('reserved by default (20): a flood of deliveries cannot take the lifecycle functions\' concurrency', () => {
+    const { template } = withWebhook();
+    expect(reservedOf(template)).toBe(WEBHOOK_RESERVED_CONCURRENCY);
+    expect(WEBHOOK_RESERVED_CONCURRENCY).toBe(20);
+    // The lifecycle functions stay in the unreserved pool the webhook cannot drain.
+    const lifecycle = Object.values(template.findResources('AWS::Lambda::Function'))
+      .filter((f: any) => /^(Registration|Deregistration|IdleMetric):/.test(f.Properties.Description));
+    expect(lifecycle).toHaveLength(3);
+    expect(lifecycle.map((f: any) => f.Properties.ReservedConcurrentExecutions)).toEqual([undefined, undefined, undefined]);
+  });
+
+  test('reservedConcurrency sets it', () => {
+    expect(reservedOf(withWebhook({ reservedConcurrency: 50 }).template)).toBe(50);
+  });
+
+  test.each([0, -1, 2.5, 901])('reservedConcurrency %p is refused, naming the prop and the fix', (reservedConcurrency) => {
+    expect(() => withWebhook({ reservedConcurrency }))
+      .toThrow(`webhook.reservedConcurrency (${reservedConcurrency}) must be a whole number from 1 to 900: use e.g. 20`);
   });
 });
 

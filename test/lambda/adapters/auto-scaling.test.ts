@@ -246,6 +246,27 @@ describe('groupOfInstance', () => {
   });
 });
 
+describe('lifecycleStateOf', () => {
+  test('the lifecycle state of the instance asked for; undefined for one no group knows; failures propagate', async () => {
+    asMock.on(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-1'] }).resolves({
+      AutoScalingInstances: [{
+        InstanceId: 'i-1',
+        AutoScalingGroupName: 'linux-asg',
+        AvailabilityZone: 'eu-west-1a',
+        LifecycleState: 'Pending:Wait',
+        HealthStatus: 'HEALTHY',
+        ProtectedFromScaleIn: false,
+      }],
+    });
+    asMock.on(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-2'] }).resolves({ AutoScalingInstances: [] });
+    asMock.on(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-3'] }).rejects(awsError('AccessDenied', 'not authorized'));
+
+    expect(await port().lifecycleStateOf!('i-1')).toBe('Pending:Wait');
+    expect(await port().lifecycleStateOf!('i-2')).toBeUndefined();
+    await expect(port().lifecycleStateOf!('i-3')).rejects.toThrow('not authorized');
+  });
+});
+
 describe('the instance agent\'s calls', () => {
   const MIN_SIZE = 'Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate group\'s min size '
     + 'constraint. Either set shouldDecrementDesiredCapacity flag to false or lower group\'s min size.';

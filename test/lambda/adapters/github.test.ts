@@ -282,6 +282,20 @@ describe('reading workflow jobs (reconciliation of lost deliveries)', () => {
     expect(await port().getJobStatus('acme/infra', 1)).toBe('not-found');
   });
 
+  test('a 403 (the App lacks "Actions: read") reads not-found, which never means finished; the request is made once', async () => {
+    server.jobs.set(4242, { repository: 'acme/infra', status: 'queued' });
+    server.fail('GET', /\/actions\/jobs\/4242$/, { kind: 'status', status: 403, message: 'Resource not accessible by integration' });
+    expect(await port().getJobStatus('acme/infra', 4242)).toBe('not-found');
+    expect(server.requestsTo('GET', /\/actions\/jobs\/4242$/)).toHaveLength(1);
+  });
+
+  test('a rate limit on the job lookup (a 403 too) stays an error: it says nothing of the job', async () => {
+    server.jobs.set(4242, { repository: 'acme/infra', status: 'queued' });
+    server.fail('GET', /\/actions\/jobs\/4242$/, { kind: 'secondary-rate-limit', retryAfter: 120 }, 5);
+    const error = await failure(port({}, { maxRetryAfterSeconds: 1 }).getJobStatus('acme/infra', 4242));
+    expect(error.kind).toBe('rate-limited');
+  });
+
   test('a 404 while minting the installation token is an error, not a missing job', async () => {
     const unknownInstallation = JSON.stringify({ appId: server.appId, privateKey: server.privateKeyPem, installationId: 999 });
     const error = await failure(port({}, { readCredentials: async () => unknownInstallation }).getJobStatus('acme/infra', 1));
@@ -524,5 +538,63 @@ describe('registrationUrlFor', () => {
   test('the port answers it without a request', () => {
     expect(port({ apiUrl: 'https://api.github.com' }).registrationUrl()).toBe('https://github.com/acme');
     expect(server.requests).toEqual([]);
+  });
+});
+
+describe('the GitHub App\'s webhook deliveries (recovery of failed deliveries)', () => {
+  const HOOK_DELIVERIES = /^\/app\/hook\/deliveries$/;
+
+  function seedDeliveries(count: number, newest: Date): void {
+    // Oldest first, one a minute up to `newest`.
+    for (let i = count - 1; i >= 0; i--) {
+      server.recordHookDelivery({
+        guid: `guid-${i}`,
+        body: JSON.stringify({ action: 'queued' }),
+        statusCode: i % 2 === 0 ? 202 : 500,
+        deliveredAt: new Date(newest.getTime() - i * 60_000).toISOString(),
+      });
+    }
+  }
+
+  test('listed with the App\'s JWT (no installation token), newest first, following the cursor until a page reaches `since`', async () => {
+    const newest = new Date();
+    seedDeliveries(250, newest);
+    const since = new Date(newest.getTime() - 150 * 60_000);
+
+    const deliveries = await port({}, { readCredentials: async () => server.appCredentials() }).listAppHookDeliveries!(since, 5);
+
+    // 151 deliveries are at or after `since`: two pages of 100 read, the third never.
+    expect(deliveries).toHaveLength(151);
+    expect(deliveries[0]).toEqual({
+      id: expect.any(Number), guid: 'guid-0', deliveredAt: newest.toISOString(), redelivery: false, statusCode: 202, event: 'workflow_job', action: 'queued',
+    });
+    const lists = server.requestsTo('GET', HOOK_DELIVERIES);
+    expect(lists.map((r) => [r.query.get('per_page'), r.query.has('cursor')])).toEqual([['100', false], ['100', true]]);
+    for (const request of lists) {
+      expect(server.jwtProblem(String(request.headers.authorization).replace(/^bearer /i, ''))).toBeUndefined();
+    }
+    expect(server.requestsTo('POST', /access_tokens$/)).toEqual([]);
+  });
+
+  test('at most maxPages pages, however far `since` goes back', async () => {
+    seedDeliveries(250, new Date());
+    const deliveries = await port().listAppHookDeliveries!(new Date(0), 2);
+    expect(deliveries).toHaveLength(200);
+    expect(server.requestsTo('GET', HOOK_DELIVERIES)).toHaveLength(2);
+  });
+
+  test('a redelivery is a POST to the attempt with the App\'s JWT; GitHub records a new attempt of the same guid', async () => {
+    const original = server.recordHookDelivery({ guid: 'lost', body: '{"action":"queued"}', statusCode: 500 });
+    await port().redeliverAppHookDelivery!(original.id);
+    const attempts = server.requestsTo('POST', /^\/app\/hook\/deliveries\/\d+\/attempts$/);
+    expect(attempts.map((r) => [r.path, r.status])).toEqual([[`/app/hook/deliveries/${original.id}/attempts`, 202]]);
+    expect(server.hookDeliveries.map((d) => [d.guid, d.redelivery, d.status_code])).toEqual([['lost', false, 500], ['lost', true, 200]]);
+  });
+
+  test('an unknown delivery is a not-found error; a personal access token cannot list deliveries at all', async () => {
+    expect((await failure(port().redeliverAppHookDelivery!(1))).kind).toBe('not-found');
+    const token = port({ auth: 'token' }, { readCredentials: async () => server.token });
+    expect((await failure(token.listAppHookDeliveries!(new Date(0), 1))).kind).toBe('credentials');
+    expect(server.requestsTo('GET', HOOK_DELIVERIES)).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   ListSecretsCommandInput,
@@ -82,6 +83,22 @@ describe('deleteInstanceSecret', () => {
   test('other failures propagate', async () => {
     smMock.on(DeleteSecretCommand).rejects(awsError('InternalServiceError', 'boom'));
     await expect(port().deleteInstanceSecret(secret.name)).rejects.toThrow('boom');
+  });
+});
+
+describe('instanceSecretExists', () => {
+  test('DescribeSecret: exists; missing or scheduled for deletion does not; other failures propagate', async () => {
+    smMock.on(DescribeSecretCommand)
+      .resolvesOnce({ Name: secret.name })
+      .rejectsOnce(awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret."))
+      .resolvesOnce({ Name: secret.name, DeletedDate: new Date('2026-11-24T10:00:00Z') })
+      .rejectsOnce(awsError('AccessDeniedException', 'not authorized to perform secretsmanager:DescribeSecret'));
+
+    expect(await port().instanceSecretExists!(secret.name)).toBe(true);
+    expect(await port().instanceSecretExists!(secret.name)).toBe(false);
+    expect(await port().instanceSecretExists!(secret.name)).toBe(false);
+    await expect(port().instanceSecretExists!(secret.name)).rejects.toThrow('not authorized');
+    expect(smMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input)).toEqual(Array(4).fill({ SecretId: secret.name }));
   });
 });
 

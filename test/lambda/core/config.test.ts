@@ -89,6 +89,22 @@ describe('parseFleetConfig', () => {
     expect(problemsOf(JSON.stringify(config))).toContain('github.repo: required for repository scope, got undefined');
   });
 
+  test('decoded by the one schema: absent optional fields take its defaults, fields it does not describe never reach a handler', () => {
+    const { idleTarget: _i, os: _o, architecture: _a, directScaleOut: _d, ...minimal } = fleetEntry();
+    const raw = JSON.stringify({ ...runtimeConfig(), extra: 1, github: { ...runtimeConfig().github, extra: 2 }, fleets: [{ ...minimal, extra: 3 }] });
+    const parsed = parseFleetConfig(raw);
+    expect(parsed.fleets[0]).toEqual({ ...minimal, idleTarget: 0, os: 'linux', architecture: 'x64', directScaleOut: false });
+    expect(parsed).not.toHaveProperty('extra');
+    expect(parsed.github).not.toHaveProperty('extra');
+    expect(parsed.fleets[0]).not.toHaveProperty('extra');
+  });
+
+  test('the webhook section is checked field by field', () => {
+    expect(problemsOf(JSON.stringify({ ...runtimeConfig(), webhook: { tableName: '', secretArn: 'arn', maxBodyBytes: 0 } })))
+      .toEqual(['webhook.tableName: expected a non-empty string, got ""', 'webhook.maxBodyBytes: expected a whole number >= 1, got 0']);
+    expect(problemsOf(JSON.stringify({ ...runtimeConfig(), webhook: 'yes' }))).toEqual(['webhook: expected an object']);
+  });
+
   test('property: every well-formed configuration round-trips', () => {
     const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
     const names = fc.uniqueArray(name, { minLength: 1, maxLength: 5 });

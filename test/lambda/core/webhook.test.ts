@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import {
-  dueForCheck, fleetOfRunner, jobsToReconcile, labelsOfFleet, parseDelivery, preCheck, RECONCILE_AFTER_SECONDS, routeJob, secondsToStart,
-  statusOfAction,
+  checkScope, dueForCheck, fleetOfRunner, jobsToReconcile, labelsOfFleet, parseDelivery, pastQueueLimit, preCheck, RECONCILE_AFTER_SECONDS, routeJob,
+  secondsToStart, statusOfAction,
 } from '../../../lambda/core/webhook';
 import { fleetEntry, workflowJobPayload } from '../fixtures';
 
@@ -44,6 +44,9 @@ describe('parseDelivery', () => {
         createdAt: '2026-11-24T10:00:00Z',
         startedAt: undefined,
         runnerName: undefined,
+        organization: 'acme',
+        enterprise: undefined,
+        installationId: 7890,
       },
     });
   });
@@ -168,5 +171,66 @@ describe('small decisions', () => {
       expect(checks).toBe(10);
     }));
     expect(dueForCheck(RECONCILE_AFTER_SECONDS - 1)).toBe(false);
+  });
+});
+
+describe('the scope of a delivery', () => {
+  test('parseDelivery reads organization.login, enterprise.slug and installation.id when present', () => {
+    const parsed = parseDelivery('workflow_job', workflowJobPayload({ organization: 'acme', enterprise: 'acme-corp', installationId: 42 }));
+    expect(parsed).toMatchObject({ kind: 'job', event: { organization: 'acme', enterprise: 'acme-corp', installationId: 42 } });
+    const bare = parseDelivery('workflow_job', workflowJobPayload({ organization: null, installationId: null }));
+    expect(bare).toMatchObject({ kind: 'job', event: { organization: undefined, enterprise: undefined, installationId: undefined } });
+  });
+
+  const org = { scope: 'organization' as const, owner: 'acme' };
+  const repo = { scope: 'repository' as const, owner: 'acme', repo: 'app' };
+  const enterprise = { scope: 'enterprise' as const, owner: 'acme-corp' };
+  test.each([
+    // connection, delivery, known installation, ours
+    [org, { repository: 'acme/app', organization: 'acme' }, undefined, true],
+    [org, { repository: 'ACME/app', organization: 'Acme' }, undefined, true],
+    [org, { repository: 'acme/app' }, undefined, true],
+    [org, { repository: 'globex/app', organization: 'globex' }, undefined, false],
+    [org, { repository: 'globex/app' }, undefined, false],
+    [org, { repository: 'acme/app', organization: 'globex' }, undefined, false],
+    [org, { repository: 'acme/app', organization: 'acme', installationId: 7 }, 7, true],
+    [org, { repository: 'acme/app', organization: 'acme', installationId: 8 }, 7, false],
+    [org, { repository: 'acme/app', organization: 'acme' }, 7, true],
+    [org, { repository: 'acme/app', organization: 'acme', installationId: 8 }, undefined, true],
+    [repo, { repository: 'acme/app', organization: 'acme' }, undefined, true],
+    [repo, { repository: 'acme/App' }, undefined, true],
+    [repo, { repository: 'acme/application', organization: 'acme' }, undefined, false],
+    [repo, { repository: 'acme/website', organization: 'acme' }, undefined, false],
+    [enterprise, { repository: 'any/app', organization: 'any', enterprise: 'acme-corp' }, undefined, true],
+    [enterprise, { repository: 'any/app', enterprise: 'ACME-corp' }, undefined, true],
+    [enterprise, { repository: 'any/app', enterprise: 'initech' }, undefined, false],
+    [enterprise, { repository: 'acme-corp/app', organization: 'acme-corp' }, undefined, false],
+  ])('%j, delivery %j, installation %s: ours %s', (connection, event, installationId, ours) => {
+    const check = checkScope(event, connection, installationId);
+    expect(check.ours).toBe(ours);
+    if (!check.ours) {
+      expect(check.reason).toMatch(/is not/);
+    }
+  });
+
+  test('property: a delivery whose repository owner differs from the organization is never ours', () => {
+    fc.assert(fc.property(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), (owner, other) => {
+      fc.pre(owner !== other);
+      expect(checkScope({ repository: `${other}/app`, organization: other }, { scope: 'organization', owner }).ours).toBe(false);
+      expect(checkScope({ repository: `${other}/app` }, { scope: 'organization', owner }).ours).toBe(false);
+    }));
+  });
+});
+
+describe('pastQueueLimit', () => {
+  const now = new Date('2026-11-25T12:00:00Z');
+  test.each([
+    ['2026-11-25T11:59:00Z', false],
+    ['2026-11-24T12:00:00Z', false],
+    ['2026-11-24T11:45:01Z', false],
+    ['2026-11-24T11:45:00Z', true],
+    ['2026-11-20T00:00:00Z', true],
+  ])('queued at %s: %s', (queuedAt, past) => {
+    expect(pastQueueLimit(queuedAt, now)).toBe(past);
   });
 });

@@ -55,23 +55,54 @@ function describeGroup(fn: LoadedFunction, inService: Array<[string, string]>, w
   fn.autoScaling.on(fn.as.DescribeScalingActivitiesCommand).resolves({ Activities: [] });
 }
 
+function noActiveAction(): Error {
+  return Object.assign(new Error(`No active Lifecycle Action found with instance ID ${INSTANCE}`), { name: 'ValidationError' });
+}
+
+/** Auto Scaling as it behaves: the terminate action can be completed once, then there is none. */
+function completableOnce(fn: LoadedFunction): void {
+  let done = false;
+  fn.autoScaling.on(fn.as.CompleteLifecycleActionCommand).callsFake(async () => {
+    if (done) {
+      throw noActiveAction();
+    }
+    done = true;
+    return {};
+  });
+}
+
 describe('terminate events', () => {
-  test('no runner left at GitHub (an ephemeral runner after its job): deletes the instance secret, continues by token; a redelivered event too', async () => {
+  test('no runner left at GitHub (an ephemeral runner after its job): deletes the instance secret, continues by token; a redelivered event does nothing more', async () => {
     server.addRunner({ name: 'another-runner', labelNames: ['linux', 'x64', 'fleet-linux'] });
     const fn = load('deregistration');
+    completableOnce(fn);
 
-    await fn.handler(lifecycleEvent({ type: 'terminate', token: 'terminate-token' }), lambdaContext('deregistration'));
-    await fn.handler(lifecycleEvent({ type: 'terminate', token: 'terminate-token' }), lambdaContext('deregistration'));
+    const first = await fn.handler(lifecycleEvent({ type: 'terminate', token: 'terminate-token' }), lambdaContext('deregistration'));
+    const again = await fn.handler(lifecycleEvent({ type: 'terminate', token: 'terminate-token' }), lambdaContext('deregistration'));
 
+    expect(first).toMatchObject({ decision: 'complete', completed: true });
+    expect(again).toMatchObject({ decision: 'complete', completed: false });
     expect(server.runners.map((r) => r.name)).toEqual(['another-runner']);
     expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/)).toEqual([]);
-    expect(deletedSecrets(fn)).toEqual([`${PREFIX}${INSTANCE}`, `${PREFIX}${INSTANCE}`]);
+    expect(deletedSecrets(fn)).toEqual([`${PREFIX}${INSTANCE}`]);
     expect(completions(fn)).toEqual([
       { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-terminate', LifecycleActionToken: 'terminate-token', LifecycleActionResult: 'CONTINUE' },
       { AutoScalingGroupName: 'linux-asg', LifecycleHookName: 'github-runner-fleet-terminate', LifecycleActionToken: 'terminate-token', LifecycleActionResult: 'CONTINUE' },
     ]);
-    expect(output.metric('Deregistrations', 'linux')).toBe(2);
+    expect(output.metric('Deregistrations', 'linux')).toBe(1);
     expect(server.requestsTo('POST', /access_tokens$/)).toHaveLength(1);
+  });
+
+  test('a late terminate event of an instance reused from the warm pool, now launching again with a fresh secret: the secret is kept', async () => {
+    const fn = load('deregistration');
+    fn.autoScaling.on(fn.as.CompleteLifecycleActionCommand).rejects(noActiveAction());
+
+    const report = await fn.handler(lifecycleEvent({ type: 'terminate', origin: 'AutoScalingGroup', destination: 'WarmPool', token: 'old-token' }),
+      lambdaContext('deregistration'));
+
+    expect(report).toMatchObject({ decision: 'complete', completed: false });
+    expect(deletedSecrets(fn)).toEqual([]);
+    expect(output.metric('Deregistrations', 'linux')).toBe(0);
   });
 
   test.each([true, false])('an online runner (busy: %p) is never deleted from here: a heartbeat holds the instance until it retires its runner', async (busy) => {
@@ -136,9 +167,11 @@ describe('the scheduled sweep', () => {
     expect(server.requestsTo('GET', /\/actions\/runners$/).filter((r) => !r.query.has('name'))).toHaveLength(1);
   });
 
-  test('a runner GitHub created for a registration that was abandoned (answers lost) is removed by the next sweep', async () => {
-    // Every JIT request is acted on, but its answer never arrives in time.
+  test('a runner GitHub created for a registration that was abandoned (answers lost), which the registration could not remove, is removed by the next sweep', async () => {
+    // Every JIT request is acted on, but its answer never arrives in time; the registration's own
+    // clean-up (the runner looked up by name after the ABANDON) fails too.
     server.fail('POST', /generate-jitconfig$/, { kind: 'delay', ms: 1000, phase: 'response' }, 20);
+    server.fail('GET', /\/orgs\/acme\/actions\/runners$/, { kind: 'status', status: 503 }, 3);
     const registration = load('registration', true);
     const registered = await registration.handler(lifecycleEvent(), lambdaContext('registration'));
     expect(registered.outcome).toBe('abandoned');

@@ -24,9 +24,68 @@ useFakeGitHub((s, o) => {
   credentials = () => s.appCredentials();
 });
 
+/** Lifecycle states by instance id, as Auto Scaling keeps them (`undefined`: no group knows it); an instance not listed is `Pending:Wait`. */
+type InstanceStates = Map<string, string | undefined>;
+
 /** The registration function: the entry point module itself, or its composition with FAST timings. */
-function registration(fleets: FleetRuntimeEntry[] = [fleetEntry()], tuning?: GitHubTuning): LoadedFunction {
-  return loadFunction('registration', runtimeConfig(fleets, server.url), () => credentials(), tuning);
+function registration(fleets: FleetRuntimeEntry[] = [fleetEntry()], tuning?: GitHubTuning, states: InstanceStates = new Map()): LoadedFunction {
+  const fn = loadFunction('registration', runtimeConfig(fleets, server.url), () => credentials(), tuning);
+  modelAutoScaling(fn, states);
+  modelSecrets(fn);
+  return fn;
+}
+
+/** Secrets Manager as it behaves for the instance secrets: DescribeSecret finds what was created and not deleted. */
+function modelSecrets(fn: LoadedFunction): void {
+  const existing = new Set<string>();
+  fn.secrets.on(fn.sm.CreateSecretCommand).callsFake(async (input: { Name: string }) => {
+    existing.add(input.Name);
+    return {};
+  });
+  fn.secrets.on(fn.sm.DeleteSecretCommand).callsFake(async (input: { SecretId: string }) => {
+    if (!existing.delete(input.SecretId)) {
+      throw Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' });
+    }
+    return {};
+  });
+  fn.secrets.on(fn.sm.DescribeSecretCommand).callsFake(async (input: { SecretId: string }) => {
+    if (!existing.has(input.SecretId)) {
+      throw Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' });
+    }
+    return { Name: input.SecretId };
+  });
+}
+
+/**
+ * Auto Scaling as it behaves: DescribeAutoScalingInstances answers the instance's state; a launch action
+ * can be completed once, while its instance waits (CONTINUE → InService, ABANDON → Terminating); after
+ * that, "No active Lifecycle Action found". A completion by token applies to the instance that waits.
+ */
+function modelAutoScaling(fn: LoadedFunction, states: InstanceStates): void {
+  const stateOf = (id: string) => (states.has(id) ? states.get(id) : 'Pending:Wait');
+  fn.autoScaling.on(fn.as.DescribeAutoScalingInstancesCommand).callsFake(async (input: { InstanceIds?: string[] }) => {
+    const id = input.InstanceIds![0];
+    const state = stateOf(id);
+    states.set(id, state);
+    return {
+      AutoScalingInstances: state === undefined ? [] : [{
+        InstanceId: id,
+        AutoScalingGroupName: 'linux-asg',
+        LifecycleState: state,
+        AvailabilityZone: `${REGION}a`,
+        HealthStatus: 'HEALTHY',
+        ProtectedFromScaleIn: false,
+      }],
+    };
+  });
+  fn.autoScaling.on(fn.as.CompleteLifecycleActionCommand).callsFake(async (input: { InstanceId?: string; LifecycleActionResult?: string }) => {
+    const id = input.InstanceId ?? [...states.keys()].find((i) => states.get(i) === 'Pending:Wait') ?? INSTANCE;
+    if (stateOf(id) !== 'Pending:Wait') {
+      throw Object.assign(new Error(`No active Lifecycle Action found with instance ID ${id}`), { name: 'ValidationError' });
+    }
+    states.set(id, input.LifecycleActionResult === 'CONTINUE' ? 'InService' : 'Terminating');
+    return {};
+  });
 }
 
 function completions(fn: LoadedFunction): Array<Record<string, unknown>> {
@@ -127,19 +186,6 @@ describe('registration succeeds', () => {
     expectNoSecretInOutput();
   });
 
-  test('a JIT answer lost after GitHub created the runner: the retry meets 409, the stale runner is replaced, CONTINUE', async () => {
-    server.fail('POST', JIT, { kind: 'delay', ms: 600, phase: 'response' });
-    const fn = registration(undefined, FAST);
-
-    const report = await fn.handler(lifecycleEvent(), lambdaContext('registration'));
-
-    expect(report.outcome).toBe('registered');
-    expect(server.requestsTo('POST', JIT).map((r) => r.status)).toEqual([undefined, 409, 201]);
-    expect(server.runners.map((r) => r.name)).toEqual([RUNNER]);
-    const stored = JSON.parse(storedSecrets(fn)[0].SecretString);
-    expect(stored.jitConfig).toBe(server.issuedJitConfigs[1]);
-    expect(completions(fn).map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
-  });
 });
 
 describe('registration fails: ABANDON, nothing left, no secret logged', () => {
@@ -218,29 +264,19 @@ describe('registration fails: ABANDON, nothing left, no secret logged', () => {
     expectNoSecretInOutput();
   });
 
-  test('a busy runner of the same name (409, then busy): ABANDON, the busy runner untouched', async () => {
+  test('a busy runner of the same name (409) and no secret: left to whoever created it, the busy runner untouched, nothing completed', async () => {
     server.addRunner({ name: RUNNER, busy: true, labelNames: ['fleet-linux'] });
     const fn = registration();
 
     const report = await fn.handler(lifecycleEvent(), lambdaContext('registration'));
 
-    expect(report.outcome).toBe('abandoned');
+    expect(report.outcome).toBe('in-flight');
     expect(server.runners).toHaveLength(1);
     expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/)).toEqual([]);
-    expect(completions(fn).map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+    expect(completions(fn)).toEqual([]);
+    expect(output.metric('LaunchConflictsLeftInFlight', 'linux')).toBe(1);
   });
-});
 
-test('a launch action that no longer exists is not an error for the function', async () => {
-  const fn = registration();
-  fn.autoScaling.on(fn.as.CompleteLifecycleActionCommand).rejects(
-    Object.assign(new Error(`No active Lifecycle Action found with instance ID ${INSTANCE}`), { name: 'ValidationError' }),
-  );
-
-  const report = await fn.handler(lifecycleEvent(), lambdaContext('registration'));
-
-  expect(report.outcome).toBe('registered');
-  expect(completions(fn)).toHaveLength(1);
 });
 
 test('a launch into the warm pool is left to the instance: no GitHub call, no completion', async () => {
@@ -251,4 +287,93 @@ test('a launch into the warm pool is left to the instance: no GitHub call, no co
   expect(report.outcome).toBe('left-to-instance');
   expect(server.requests).toEqual([]);
   expect(completions(fn)).toEqual([]);
+});
+
+describe('duplicated, late and expired launch events; lost answers; an auth outage', () => {
+  const TOKEN_PATH = /^\/app\/installations\/77\/access_tokens$/;
+
+  test('a duplicate delivered after the instance is InService with its runner online: the runner is not deleted, nothing written, not counted', async () => {
+    const fn = registration();
+    await fn.handler(lifecycleEvent(), lambdaContext('registration'));
+    // The instance reads its secret, deletes it, and its runner comes online.
+    const [secret] = storedSecrets(fn);
+    await fn.secrets.send(new fn.sm.DeleteSecretCommand({ SecretId: secret.Name, ForceDeleteWithoutRecovery: true }));
+    server.runners[0].status = 'online';
+
+    const report = await fn.handler(lifecycleEvent(), lambdaContext('registration'));
+
+    expect(report.outcome).toBe('duplicate');
+    expect(server.runners.map((r) => [r.name, r.status])).toEqual([[RUNNER, 'online']]);
+    expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/)).toEqual([]);
+    expect(server.requestsTo('POST', JIT)).toHaveLength(1);
+    expect(storedSecrets(fn)).toHaveLength(1);
+    expect(completions(fn).map((c) => c.LifecycleActionResult)).toEqual(['CONTINUE']);
+    expect(output.metric('Registrations', 'linux')).toBe(1);
+    expect(output.metric('DuplicateLaunchEvents', 'linux')).toBe(1);
+  });
+
+  test('a JIT call that times out at the client after GitHub created the runner: ABANDON, then that runner is found by name and removed', async () => {
+    // GitHub acts on the request, then its answer takes far longer (30 s) than the client's 5 s per
+    // attempt; the retry's answer comes at once, well within its 5 s.
+    server.fail('POST', JIT, { kind: 'delay', ms: 30_000, phase: 'response' });
+    const fn = registration(undefined, { ...FAST, requestTimeoutMs: 5_000 });
+
+    const report = await fn.handler(lifecycleEvent(), lambdaContext('registration'));
+
+    expect(report.outcome).toBe('abandoned');
+    // The retry meets 409: the runner the lost attempt created. It is not deleted to register again.
+    expect(server.requestsTo('POST', JIT).map((r) => r.status)).toEqual([undefined, 409]);
+    expect(completions(fn).map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+    expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/).map((r) => r.status)).toEqual([204]);
+    expect(server.runners).toEqual([]);
+    expect(output.metric('RegistrationFailures', 'linux')).toBe(1);
+    expectNothingLeft(fn);
+    expectNoSecretInOutput();
+  });
+
+  test('the launch action expired before CONTINUE: reported as expired, not counted; its runner and secret are removed', async () => {
+    const states: InstanceStates = new Map();
+    const fn = registration(undefined, undefined, states);
+    fn.autoScaling.on(fn.as.CompleteLifecycleActionCommand).callsFake(async () => {
+      states.set(INSTANCE, 'Terminating:Wait'); // the hook timed out (ABANDON) a moment ago
+      throw Object.assign(new Error(`No active Lifecycle Action found with instance ID ${INSTANCE}`), { name: 'ValidationError' });
+    });
+
+    const report = await fn.handler(lifecycleEvent(), lambdaContext('registration'));
+
+    expect(report.outcome).toBe('expired');
+    expect(server.runners).toEqual([]);
+    expect(server.requestsTo('DELETE', /\/actions\/runners\/\d+$/).map((r) => r.status)).toEqual([204]);
+    expectNothingLeft(fn);
+    expect(output.metric('Registrations', 'linux')).toBe(0);
+    expect(output.metric('ExpiredLaunchActions', 'linux')).toBe(1);
+  });
+
+  test('an auth outage (the token endpoint answers 500): 3 token requests, then ABANDON with the AWS reserve intact, before the deadline', async () => {
+    server.fail('POST', TOKEN_PATH, { kind: 'status', status: 500 }, 100);
+    const fn = registration(undefined, FAST);
+    // A fake clock: every request to GitHub costs its full 8 s timeout, the worst an outage can do (the
+    // few real milliseconds are not counted), out of a 60 s function timeout.
+    const timeoutMs = 60_000;
+    const remaining = () => timeoutMs - 8_000 * server.requests.length;
+    const context = { ...lambdaContext('registration'), getRemainingTimeInMillis: remaining };
+    const atAbandon: Array<{ remainingMs: number; tokenRequests: number }> = [];
+    const complete = fn.autoScaling.on(fn.as.CompleteLifecycleActionCommand);
+    complete.callsFake(async () => {
+      atAbandon.push({ remainingMs: remaining(), tokenRequests: server.requestsTo('POST', TOKEN_PATH).length });
+      return {};
+    });
+
+    const report = await fn.handler(lifecycleEvent(), context);
+
+    expect(report.outcome).toBe('abandoned');
+    expect(completions(fn).map((c) => c.LifecycleActionResult)).toEqual(['ABANDON']);
+    // One retry budget for the chain: the JIT request's 2 retries, one token request each (nested, 3 × 3).
+    expect(atAbandon).toEqual([{ remainingMs: timeoutMs - 3 * 8_000, tokenRequests: 3 }]);
+    expect(server.requestsTo('POST', JIT)).toEqual([]);
+    // The clean-up after the ABANDON is one more chain, still within the time GitHub is given.
+    expect(server.requestsTo('POST', TOKEN_PATH).length).toBeLessThanOrEqual(6);
+    expect(remaining()).toBeGreaterThanOrEqual(5_000);
+    expectNoSecretInOutput();
+  });
 });

@@ -4,123 +4,9 @@
  * events signed with HMAC-SHA256 as GitHub signs them; Secrets Manager, DynamoDB and Auto Scaling through
  * aws-sdk-client-mock, the table kept in a Map with the conditional writes the adapter asks for.
  */
-import { createHmac } from 'crypto';
-import type * as AutoScaling from '@aws-sdk/client-auto-scaling';
-import type * as DynamoDB from '@aws-sdk/client-dynamodb';
-import type * as SecretsManager from '@aws-sdk/client-secrets-manager';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { AwsStub, mockClient } from 'aws-sdk-client-mock';
-import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../../../src/contract';
-import { fleetEntry, runtimeConfig, workflowJobPayload } from '../fixtures';
-import { DescribedGroup, describeGroups, lambdaContext, OutputCapture } from './harness';
-
-const SECRET = 'a webhook secret of forty characters....';
-const config: FleetRuntimeConfig = {
-  ...runtimeConfig([fleetEntry({ name: 'linux', idleTarget: 1, directScaleOut: true })]),
-  webhook: { tableName: 'jobs', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:hook-AbCdEf', maxBodyBytes: 65536 },
-};
-
-type Item = Record<string, DynamoDB.AttributeValue>;
-
-interface LoadedWebhook {
-  readonly handler: (event: APIGatewayProxyEventV2, context?: object) => Promise<{ statusCode?: number; body?: string }>;
-  readonly table: Map<string, Item>;
-  readonly secretReads: () => number;
-  /** The fleet's group: desired capacity 1 of 0..10 until SetDesiredCapacity changes it. */
-  readonly group: DescribedGroup;
-  readonly autoScaling: AwsStub<any, any, any>;
-  readonly as: typeof AutoScaling;
-}
-
-/** A fresh execution environment of lambda/webhook.lambda.ts. */
-function loadWebhook(withConfig: FleetRuntimeConfig = config): LoadedWebhook {
-  const previous = process.env[ENV_FLEET_CONFIG];
-  process.env[ENV_FLEET_CONFIG] = JSON.stringify(withConfig);
-  const group: DescribedGroup = { name: 'linux-asg', desired: 1 };
-  const table = new Map<string, Item>();
-  let reads = 0;
-  let loaded: LoadedWebhook | undefined;
-  try {
-    jest.isolateModules(() => {
-      /* eslint-disable @typescript-eslint/no-require-imports */
-      const sm = require('@aws-sdk/client-secrets-manager') as typeof SecretsManager;
-      const ddb = require('@aws-sdk/client-dynamodb') as typeof DynamoDB;
-      mockClient(sm.SecretsManagerClient).on(sm.GetSecretValueCommand).callsFake(async () => {
-        reads++;
-        return { SecretString: SECRET };
-      });
-      const dynamo = mockClient(ddb.DynamoDBClient);
-      const conditionFailed = () => new ddb.ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-      dynamo.on(ddb.PutItemCommand).callsFake(async (input: DynamoDB.PutItemCommandInput) => {
-        const pk = input.Item!.pk.S!;
-        if (input.ConditionExpression?.includes('attribute_not_exists') && table.has(pk)) throw conditionFailed();
-        table.set(pk, input.Item!);
-        return {};
-      });
-      dynamo.on(ddb.UpdateItemCommand).callsFake(async (input: DynamoDB.UpdateItemCommandInput) => {
-        const pk = input.Key!.pk.S!;
-        const rank = Number(input.ExpressionAttributeValues![':rank'].N);
-        const existing = table.get(pk);
-        if (existing && Number(existing.statusRank.N) >= rank) throw conditionFailed();
-        const values = input.ExpressionAttributeValues!;
-        const item: Item = {
-          pk: { S: pk },
-          statusRank: { N: String(rank) },
-          ...Object.fromEntries(Object.entries(input.ExpressionAttributeNames ?? {})
-            .map(([placeholder, name]) => [name, values[`:${placeholder.slice(1)}`]]).filter(([, v]) => v !== undefined)),
-        };
-        if (rank === 1) item.queuedFleet = values[':fleet'] ?? item.fleet;
-        else delete item.queuedFleet;
-        table.set(pk, item);
-        return {};
-      });
-      dynamo.on(ddb.QueryCommand).callsFake(async (input: DynamoDB.QueryCommandInput) => {
-        const fleet = Object.values(input.ExpressionAttributeValues ?? {})[0]?.S;
-        return { Items: [...table.values()].filter((i) => i.queuedFleet?.S === fleet) };
-      });
-      const as = require('@aws-sdk/client-auto-scaling') as typeof AutoScaling;
-      const autoScaling = mockClient(as.AutoScalingClient);
-      describeGroups(autoScaling, as, [group]);
-      const { handler } = require('../../../lambda/webhook.lambda');
-      /* eslint-enable @typescript-eslint/no-require-imports */
-      loaded = { handler, table, secretReads: () => reads, group, autoScaling, as };
-    });
-  } finally {
-    if (previous === undefined) delete process.env[ENV_FLEET_CONFIG];
-    else process.env[ENV_FLEET_CONFIG] = previous;
-  }
-  return loaded!;
-}
-
-let deliveryNumber = 0;
-/** A Function URL event as GitHub's delivery produces it, signed with `secret`. */
-interface DeliveryOptions {
-  secret?: string;
-  event?: string;
-  id?: string;
-  base64?: boolean;
-  signature?: string;
-}
-
-function functionUrlEvent(body: string, options: DeliveryOptions = {}): APIGatewayProxyEventV2 {
-  const signature = options.signature ?? `sha256=${createHmac('sha256', options.secret ?? SECRET).update(body).digest('hex')}`;
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: '/',
-    rawQueryString: '',
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'GitHub-Hookshot/abc123',
-      'x-github-event': options.event ?? 'workflow_job',
-      'x-github-delivery': options.id ?? `72d3162e-cc78-11e3-81ab-${String(++deliveryNumber).padStart(12, '0')}`,
-      'x-hub-signature-256': signature,
-    },
-    requestContext: { http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '140.82.115.1', userAgent: 'GitHub-Hookshot' } } as any,
-    body: options.base64 ? Buffer.from(body).toString('base64') : body,
-    isBase64Encoded: options.base64 ?? false,
-  };
-}
+import { workflowJobPayload } from '../fixtures';
+import { lambdaContext, OutputCapture } from './harness';
+import { config, functionUrlEvent, loadWebhook, SECRET } from './webhook-function';
 
 let output: OutputCapture;
 beforeEach(() => {
@@ -225,5 +111,54 @@ describe('webhook function (Function URL) end to end', () => {
     await fn.handler(functionUrlEvent(workflowJobPayload(), { secret: 'wrong' }));
     await fn.handler(functionUrlEvent(workflowJobPayload()));
     expect(output.text()).not.toContain(SECRET);
+  });
+});
+
+describe('webhook function: failed writes, redeliveries and foreign deliveries', () => {
+  const throughput = () => Object.assign(new Error('The level of configured provisioned throughput for the table was exceeded.'), {
+    name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 },
+  });
+
+  test('the job write fails: 500, so GitHub records a failed delivery; its redelivery (same X-GitHub-Delivery) records the job once', async () => {
+    const fn = loadWebhook();
+    fn.jobTable.fail('UpdateItem', throughput);
+    const event = functionUrlEvent(workflowJobPayload({ id: 41 }), { id: 'failed-then-redelivered' });
+
+    const failed = await fn.handler(event, lambdaContext('webhook'));
+    expect(failed.statusCode).toBe(500);
+    expect(fn.table.has('job#41')).toBe(false);
+    expect(fn.table.has('delivery#failed-then-redelivered')).toBe(false);
+
+    const redelivered = await fn.handler(event, lambdaContext('webhook'));
+    expect(redelivered.statusCode).toBe(202);
+    expect(fn.table.get('job#41')?.status).toEqual({ S: 'queued' });
+    expect(fn.table.has('delivery#failed-then-redelivered')).toBe(true);
+    // The redelivery raised the group for the job: 1 queued + idle target 1.
+    expect(fn.group.desired).toBe(2);
+  });
+
+  test('the claim fails after the job was written: 500; the redelivery is applied, the job written once', async () => {
+    const fn = loadWebhook();
+    fn.jobTable.fail('PutItem', throughput);
+    const event = functionUrlEvent(workflowJobPayload({ id: 42 }), { id: 'claim-failed' });
+    expect((await fn.handler(event)).statusCode).toBe(500);
+    expect((await fn.handler(event)).statusCode).toBe(202);
+    expect((await fn.handler(event)).statusCode).toBe(200);
+    expect(fn.table.get('job#42')?.status).toEqual({ S: 'queued' });
+  });
+
+  test.each([
+    ['a job of another organization (the App installed on two)', config, { organization: 'globex', repository: 'globex/app', installationId: 5 }],
+    ['another repository of the organization, for a repository connection (an organization webhook in front)',
+      { ...config, github: { ...config.github, scope: 'repository' as const, repo: 'app' } }, { repository: 'acme/website', installationId: null }],
+  ])('%s: 202, counted as foreign, nothing stored or scaled', async (_name, withConfig, payload) => {
+    const fn = loadWebhook(withConfig);
+    const response = await fn.handler(functionUrlEvent(workflowJobPayload({ id: 43, ...payload })));
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body!).message).toMatch(/^not for this connection: /);
+    expect(fn.table.size).toBe(0);
+    expect(fn.autoScaling.calls()).toEqual([]);
+    expect(output.metric('ForeignDeliveries', '(none)')).toBe(1);
+    expect(output.metrics().filter((l) => 'QueuedJobs' in l || 'CapacityGap' in l)).toEqual([]);
   });
 });

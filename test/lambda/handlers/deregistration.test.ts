@@ -20,7 +20,7 @@ describe('deregistration handler: terminate events', () => {
     world.secrets.set(SECRET, { name: SECRET, instanceId: ID, instanceArn: 'arn', value: '{}', createdAt: '2026-11-24T09:00:00Z' });
     const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
     expect(report.decision).toBe('complete');
-    expect(world.order()).toEqual(['findRunnerByName', 'deleteInstanceSecret', 'completeLifecycleAction']);
+    expect(world.order()).toEqual(['findRunnerByName', 'completeLifecycleAction', 'deleteInstanceSecret']);
     expect(world.secrets.size).toBe(0);
     expect(world.completed).toEqual([{ action: expect.objectContaining({ instanceId: ID, hookName: 'github-runner-fleet-terminate' }), result: 'CONTINUE' }]);
     expect(world.metricTotal('Deregistrations')).toBe(1);
@@ -205,5 +205,65 @@ describe('deregistration handler: spot interruption warnings', () => {
     expect(await handler(warning('i-0bbbbbbbbbbbbbbbb'))).toEqual({ type: 'spot-interruption', instanceId: 'i-0bbbbbbbbbbbbbbbb' });
     expect(await handler(warning(undefined))).toEqual({ type: 'spot-interruption' });
     expect(world.metrics).toEqual([]);
+  });
+});
+
+describe('deregistration handler: duplicated, reordered and late terminate events', () => {
+  test('the same terminate event twice (no runner): completed and counted once, the secret deleted once', async () => {
+    const world = new World();
+    world.secrets.set(SECRET, { name: SECRET, instanceId: ID, instanceArn: 'arn', value: '{}', createdAt: '2026-11-24T09:00:00Z' });
+    const handler = createDeregistrationHandler(world.deps());
+
+    const first = await handler(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
+    const again = await handler(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
+
+    expect(first).toMatchObject({ decision: 'complete', completed: true });
+    expect(again).toMatchObject({ decision: 'complete', completed: false });
+    expect(world.completed).toHaveLength(1);
+    expect(world.callsOf('deleteInstanceSecret')).toHaveLength(1);
+    expect(world.metricTotal('Deregistrations')).toBe(1);
+  });
+
+  test('a late terminate event for an action that is gone (the instance is back, launching with a fresh secret): the secret is kept', async () => {
+    const world = new World();
+    world.secrets.set(SECRET, { name: SECRET, instanceId: ID, instanceArn: 'arn', value: '{"fresh":true}', createdAt: '2026-11-24T10:00:00Z' });
+    world.missingActions.add(`github-runner-fleet-terminate/${ID}`);
+
+    const report = await createDeregistrationHandler(world.deps())(
+      lifecycleEvent({ type: 'terminate', origin: 'AutoScalingGroup', destination: 'WarmPool' })) as TerminationReport;
+
+    expect(report.completed).toBe(false);
+    expect(world.secrets.has(SECRET)).toBe(true);
+    expect(world.metricTotal('Deregistrations')).toBe(0);
+  });
+
+  test('a duplicate while the runner is online: a heartbeat again, never a deletion', async () => {
+    const world = withRegisteredRunner();
+    const handler = createDeregistrationHandler(world.deps());
+    await handler(lifecycleEvent({ type: 'terminate' }));
+    await handler(lifecycleEvent({ type: 'terminate' }));
+    expect(world.callsOf('deleteRunner')).toEqual([]);
+    expect(world.completed).toEqual([]);
+    expect(world.secrets.has(SECRET)).toBe(true);
+    expect(world.heartbeats).toHaveLength(2);
+  });
+
+  test('a warm instance released twice: the secret is deleted and the action completed once', async () => {
+    const world = new World();
+    const handler = createDeregistrationHandler(world.deps());
+    const event = lifecycleEvent({ type: 'terminate', origin: 'WarmPool', destination: 'EC2' });
+    const first = await handler(event) as TerminationReport;
+    const again = await handler(event) as TerminationReport;
+    expect([first.completed, again.completed]).toEqual([true, false]);
+    expect(world.callsOf('deleteInstanceSecret')).toHaveLength(1);
+  });
+
+  test('reordered: a terminate event after the runner registered for a later launch is online: held, not deleted', async () => {
+    const world = withRegisteredRunner({ status: 'online' });
+    world.missingActions.add(`github-runner-fleet-terminate/${ID}`);
+    const report = await createDeregistrationHandler(world.deps())(lifecycleEvent({ type: 'terminate' })) as TerminationReport;
+    expect(report.decision).toBe('wait-for-instance');
+    expect(world.callsOf('deleteRunner')).toEqual([]);
+    expect(world.secrets.has(SECRET)).toBe(true);
   });
 });

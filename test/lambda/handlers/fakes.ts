@@ -1,6 +1,6 @@
 import type { HandlerDeps } from '../../../lambda/handlers/deps';
 import type {
-  AutoScalingPort, DeleteRunnerOutcome, GitHubPort, GitHubRunner, GroupInstance, InstanceSecretInfo, InstanceSecretWrite,
+  AutoScalingPort, DeleteRunnerOutcome, GitHubPort, GitHubRunner, GroupInstance, HookDelivery, InstanceSecretInfo, InstanceSecretWrite,
   JitConfigRequest, JobRecord, JobStatus, JobStorePort, LifecycleActionRef, LifecycleResult, LoggerPort, MetricOptions, MetricsPort,
   SecretsPort, SignatureVerifier,
 } from '../../../lambda/ports';
@@ -53,6 +53,9 @@ export class World {
   /** What GitHub says of a job, by job id (absent: still queued). */
   readonly jobStatuses = new Map<number, JobStatus | 'not-found'>();
   readonly deliveries = new Set<string>();
+  /** The GitHub App's webhook deliveries (any order); a redelivery adds an attempt answered `redeliveryStatus`. */
+  readonly hookDeliveries: HookDelivery[] = [];
+  redeliveryStatus = 202;
   readonly jobRecords = new Map<number, JobRecord>();
   /**
    * The Auto Scaling groups behind describeCapacity and setDesiredCapacity, by name. A group not set up
@@ -66,6 +69,12 @@ export class World {
   readonly missingActions = new Set<string>();
   /** The instance ids in each group's warm pool (DescribeWarmPool). */
   readonly warmPools = new Map<string, string[]>();
+  /**
+   * Lifecycle states by instance id (DescribeAutoScalingInstances); `null` for an instance no group knows.
+   * An instance not listed is `Pending:Wait`; completing its launch action moves it on (CONTINUE:
+   * `InService`, ABANDON: `Terminating`).
+   */
+  readonly lifecycleStates = new Map<string, string | null>();
   /** Scale-in protection set on instances, by instance id. */
   readonly protections = new Map<string, boolean>();
   /** Instances on their way out (terminating): Auto Scaling refuses protection, termination and health for them. */
@@ -112,6 +121,17 @@ export class World {
       this.record('github', 'getJobStatus', [repository, jobId]);
       return this.jobStatuses.get(jobId) ?? 'queued';
     },
+    listAppHookDeliveries: async (since, maxPages) => {
+      this.record('github', 'listAppHookDeliveries', [since, maxPages]);
+      return this.hookDeliveries.filter((d) => Date.parse(d.deliveredAt) >= since.getTime());
+    },
+    redeliverAppHookDelivery: async (deliveryId) => {
+      this.record('github', 'redeliverAppHookDelivery', [deliveryId]);
+      const original = this.hookDeliveries.find((d) => d.id === deliveryId);
+      if (!original) throw new GitHubError('Not Found', 'not-found', 404);
+      const id = 1 + Math.max(...this.hookDeliveries.map((d) => d.id));
+      this.hookDeliveries.push({ ...original, id, redelivery: true, statusCode: this.redeliveryStatus });
+    },
     registrationUrl: () => 'https://github.com/acme',
   };
 
@@ -150,6 +170,9 @@ export class World {
       if (this.goneActions.has(action.instanceId) || this.missingActions.has(`${action.hookName}/${action.instanceId}`)) return false;
       this.completed.push({ action, result });
       this.goneActions.add(action.instanceId);
+      if (action.hookName.endsWith('-launch')) {
+        this.lifecycleStates.set(action.instanceId, result === 'CONTINUE' ? 'InService' : 'Terminating');
+      }
       return true;
     },
     recordHeartbeat: async (action) => {
@@ -161,6 +184,11 @@ export class World {
     groupOfInstance: async (instanceId) => {
       this.record('autoScaling', 'groupOfInstance', [instanceId]);
       return this.instanceGroups.get(instanceId);
+    },
+    lifecycleStateOf: async (instanceId) => {
+      this.record('autoScaling', 'lifecycleStateOf', [instanceId]);
+      const state = this.lifecycleStates.has(instanceId) ? this.lifecycleStates.get(instanceId) : 'Pending:Wait';
+      return state ?? undefined;
     },
     listGroupInstances: async (name) => {
       this.record('autoScaling', 'listGroupInstances', [name]);
@@ -219,6 +247,10 @@ export class World {
     deleteInstanceSecret: async (name) => {
       this.record('secrets', 'deleteInstanceSecret', [name]);
       return this.secrets.delete(name);
+    },
+    instanceSecretExists: async (name) => {
+      this.record('secrets', 'instanceSecretExists', [name]);
+      return this.secrets.has(name);
     },
     listInstanceSecrets: async (prefix) => {
       this.record('secrets', 'listInstanceSecrets', [prefix]);

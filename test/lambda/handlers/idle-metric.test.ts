@@ -1,5 +1,5 @@
 import { createIdleMetricHandler } from '../../../lambda/handlers/idle-metric';
-import { GitHubError, GroupInstance } from '../../../lambda/ports';
+import { GitHubError, GroupInstance, HookDelivery } from '../../../lambda/ports';
 import type { FleetRuntimeConfig } from '../../../src/contract';
 import { fleetEntry, runner, runtimeConfig } from '../fixtures';
 import { World } from './fakes';
@@ -142,12 +142,12 @@ describe('idle-metric handler with a webhook: reconciliation and the controller'
       jobId, fleet: 'linux', status: 'queued', repository: 'acme/app', queuedAt, updatedAt: queuedAt,
     });
     record(1, '2026-11-24T09:52:00Z'); // 8 minutes old: due; its in_progress delivery was lost
-    record(2, '2026-11-24T09:58:00Z'); // 2 minutes old: due; GitHub no longer knows it
+    record(2, '2026-11-24T09:58:00Z'); // 2 minutes old: due; cancelled meanwhile
     record(3, '2026-11-24T09:56:00Z'); // 4 minutes old: due; really still queued
     record(4, '2026-11-24T10:00:20Z'); // too young to check
     record(5, '2026-11-24T09:55:00Z'); // 5 minutes old: checked at 4, next at 8
     world.jobStatuses.set(1, 'in_progress');
-    world.jobStatuses.set(2, 'not-found');
+    world.jobStatuses.set(2, 'completed');
 
     const report = await createIdleMetricHandler(world.deps(webhookConfig, NOW))();
 
@@ -201,5 +201,110 @@ describe('idle-metric handler with a webhook: reconciliation and the controller'
     await createIdleMetricHandler(world.deps(runtimeConfig(), NOW))();
     expect(world.calls.filter((c) => c.port === 'jobs')).toEqual([]);
     expect(world.lastMetric('QueuedJobs')).toBeUndefined();
+  });
+});
+
+describe('idle-metric handler with a webhook: jobs GitHub will not show', () => {
+  const queuedJob = (jobId: number, queuedAt: string) => ({ jobId, fleet: 'linux', status: 'queued' as const, repository: 'acme/app', queuedAt, updatedAt: queuedAt });
+
+  test('a job lookup refused (403, or a 404 that may be one) never marks the job completed: it keeps counting, is counted, and the fix is logged once', async () => {
+    const world = new World();
+    world.group('linux-asg', { desired: 0, max: 20 });
+    world.jobRecords.set(1, queuedJob(1, '2026-11-24T09:58:00Z'));
+    world.jobStatuses.set(1, 'not-found');
+    const tick = createIdleMetricHandler(world.deps(webhookConfig, NOW));
+
+    const first = await tick();
+    const second = await tick();
+
+    expect(world.jobRecords.get(1)?.status).toBe('queued');
+    expect(world.callsOf('putJob')).toEqual([]);
+    expect([first.reconciled, first.unreadable, second.unreadable]).toEqual([0, 1, 1]);
+    // 1 queued + target 2 - desired 0, on both ticks: the fleet still scales for the job.
+    expect(world.metrics.filter((m) => m.name === 'CapacityNeeded' && m.fleet === 'linux').map((m) => m.value)).toEqual([3, 3]);
+    expect(world.metricTotal('JobLookupDenied', 'linux')).toBe(2);
+    const errors = world.logs.filter((l) => l.level === 'error');
+    expect(errors).toEqual([expect.objectContaining({
+      message: expect.stringContaining('grant the GitHub App the repository permission "Actions: read"'),
+      attributes: { jobs: [{ jobId: 1, repository: 'acme/app' }], count: 1 },
+    })]);
+  });
+
+  test('a job queued longer than GitHub lets one wait is over, without a request', async () => {
+    const world = new World();
+    world.jobRecords.set(1, queuedJob(1, '2026-11-23T09:40:00Z')); // 24 h 20 min
+    world.jobRecords.set(2, queuedJob(2, '2026-11-23T10:00:00Z')); // 24 h: GitHub may still hold it
+    const report = await createIdleMetricHandler(world.deps(webhookConfig, NOW))();
+    expect(world.jobRecords.get(1)?.status).toBe('completed');
+    expect(world.jobRecords.get(2)?.status).toBe('queued');
+    expect(world.callsOf('getJobStatus').map((c) => c.args[1])).not.toContain(1);
+    expect(report.reconciled).toBe(1);
+    expect(world.lastMetric('QueuedJobs')).toBe(1);
+  });
+});
+
+describe('idle-metric handler with a webhook and a GitHub App: failed deliveries are redelivered', () => {
+  const attempt = (id: number, guid: string, statusCode: number, deliveredAt: string, overrides: Partial<HookDelivery> = {}): HookDelivery => ({
+    id, guid, statusCode, deliveredAt, redelivery: false, event: 'workflow_job', action: 'queued', ...overrides,
+  });
+
+  test('the failed workflow_job deliveries are redelivered, once; delivered, redelivered and other deliveries are left alone', async () => {
+    const world = new World();
+    world.hookDeliveries.push(
+      attempt(1, 'lost', 500, '2026-11-24T09:59:00Z'),
+      attempt(2, 'fine', 202, '2026-11-24T09:59:10Z'),
+      attempt(3, 'recovered', 0, '2026-11-24T09:58:00Z'),
+      attempt(4, 'recovered', 202, '2026-11-24T09:59:00Z', { redelivery: true }),
+      attempt(5, 'push', 500, '2026-11-24T09:59:00Z', { event: 'push', action: undefined }),
+    );
+    const tick = createIdleMetricHandler(world.deps(webhookConfig, NOW));
+
+    const report = await tick();
+    await tick();
+
+    expect(report.redelivered).toBe(1);
+    expect(world.callsOf('redeliverAppHookDelivery').map((c) => c.args[0])).toEqual([1]);
+    expect(world.metricTotal('DeliveriesRedelivered', '(none)')).toBe(1);
+    // Back to the maximum age, five pages at most.
+    expect(world.callsOf('listAppHookDeliveries')[0].args).toEqual([new Date('2026-11-24T07:00:30Z'), 5]);
+  });
+
+  test('bounded: at most maxPerTick a tick, the oldest first; none older than maxAge; a delivery that keeps failing is given up after maxAttempts', async () => {
+    const world = new World();
+    world.redeliveryStatus = 500;
+    for (let i = 0; i < 5; i++) {
+      world.hookDeliveries.push(attempt(10 + i, `g${i}`, 502, `2026-11-24T09:5${i}:00Z`));
+    }
+    world.hookDeliveries.push(attempt(20, 'too-old', 502, '2026-11-24T08:00:00Z'));
+    const tick = createIdleMetricHandler(world.deps(webhookConfig, NOW), { redelivery: { maxPerTick: 2, maxAgeSeconds: 3600, maxAttempts: 2 } });
+
+    await tick();
+    await tick();
+    await tick();
+    await tick();
+
+    const asked = world.callsOf('redeliverAppHookDelivery').map((c) => c.args[0]);
+    // 2, 2, then the last one; every one failed again, and 2 attempts is the limit: nothing after.
+    expect(asked).toEqual([10, 11, 12, 13, 14]);
+    expect(world.metricTotal('DeliveriesRedelivered', '(none)')).toBe(5);
+  });
+
+  test('the listing failing (the App has no webhook, GitHub down) is counted and logged; the tick goes on', async () => {
+    const world = new World();
+    world.faults.add('listAppHookDeliveries', () => new GitHubError('GET /app/hook/deliveries answered 404: Not Found', 'not-found', 404));
+    world.jobRecords.set(1, { jobId: 1, fleet: 'linux', status: 'queued', repository: 'acme/app', queuedAt: '2026-11-24T10:00:20Z', updatedAt: '' });
+    const report = await createIdleMetricHandler(world.deps(webhookConfig, NOW))();
+    expect(report.ok).toBe(true);
+    expect(report.redelivered).toBeUndefined();
+    expect(world.metricTotal('RedeliveryFailures', '(none)')).toBe(1);
+    expect(world.lastMetric('QueuedJobs')).toBe(1);
+    expect(world.logs.some((l) => l.level === 'warn' && /deliveries could not be listed/.test(l.message))).toBe(true);
+  });
+
+  test('a personal access token, or no webhook: the App\'s deliveries are never read', async () => {
+    const world = new World();
+    await createIdleMetricHandler(world.deps({ ...webhookConfig, github: { ...webhookConfig.github, auth: 'token' } }, NOW))();
+    await createIdleMetricHandler(world.deps(runtimeConfig(), NOW))();
+    expect(world.callsOf('listAppHookDeliveries')).toEqual([]);
   });
 });

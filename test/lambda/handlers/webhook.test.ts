@@ -25,9 +25,9 @@ function delivery(body: string, overrides: { event?: string; signature?: string;
   };
 }
 
-function handler(world: World, now = NOW, withConfig = config) {
+function handler(world: World, now = NOW, withConfig = config, installationId?: number) {
   const { jobs, verifier, metricsPort: metrics, logger, autoScaling } = world;
-  return createWebhookHandler({ config: withConfig, jobs, autoScaling, verifier, metrics, logger, now: () => now });
+  return createWebhookHandler({ config: withConfig, jobs, autoScaling, verifier, metrics, logger, now: () => now, installationId });
 }
 
 /** The same fleets with the controller's direct path on. */
@@ -165,10 +165,13 @@ describe('webhook handler: jobs', () => {
     const handle = handler(world);
     const body = workflowJobPayload({ id: 5, action: 'in_progress', startedAt: '2026-11-24T10:00:04Z', runnerName: 'linux-i-0123456789abcdef0' });
     await handle(delivery(body, { id: 'same' }));
+    const recorded = world.jobRecords.get(5);
     const again = await handle(delivery(body, { id: 'same' }));
     expect(again).toEqual({ statusCode: 200, message: 'duplicate delivery ignored' });
     expect(world.metrics.filter((m) => m.name === 'JobStartSeconds')).toHaveLength(1);
-    expect(world.callsOf('putJob')).toHaveLength(1);
+    // The job is written first (a conditional write that changes nothing the second time), then claimed.
+    expect(world.jobRecords.get(5)).toBe(recorded);
+    expect(world.callsOf('describeCapacity')).toHaveLength(1);
   });
 
   test('out of order: a late queued delivery never moves a started job back into the queue', async () => {
@@ -202,5 +205,82 @@ describe('webhook handler: jobs', () => {
     const answer = await handler(world)(delivery(workflowJobPayload()));
     expect(answer).toEqual({ statusCode: 500, message: 'the delivery could not be processed' });
     expect(world.logs.some((l) => l.level === 'error' && l.message === 'Webhook delivery failed')).toBe(true);
+  });
+});
+
+describe('webhook handler: a delivery recorded exactly once under failed writes and redeliveries', () => {
+  test('the job write fails: 500 (GitHub records a failed delivery), nothing claimed; the redelivery of that very delivery is recorded', async () => {
+    const world = new World();
+    world.faults.add('putJob', () => new Error('ProvisionedThroughputExceededException'));
+    const handle = handler(world);
+    const request = delivery(workflowJobPayload({ id: 61 }), { id: 'lost-once' });
+
+    const first = await handle(request);
+    const redelivered = await handle(request);
+
+    expect(first.statusCode).toBe(500);
+    expect(redelivered).toEqual({ statusCode: 202, message: 'job 61 queued: fleet linux' });
+    expect(world.jobRecords.get(61)).toEqual(expect.objectContaining({ status: 'queued', fleet: 'linux' }));
+    expect(world.lastMetric('QueuedJobs')).toBe(1);
+    // A third attempt is the duplicate.
+    expect(await handle(request)).toEqual({ statusCode: 200, message: 'duplicate delivery ignored' });
+  });
+
+  test('the claim fails after the job was written: 500; the redelivery finds the job written, counts its start once, and claims it', async () => {
+    const world = new World();
+    world.faults.add('claimDelivery', () => new Error('RequestTimeout'));
+    const handle = handler(world);
+    const request = delivery(workflowJobPayload({
+      id: 62, action: 'in_progress', startedAt: '2026-11-24T10:00:07Z', runnerName: 'linux-i-0123456789abcdef0',
+    }), { id: 'claim-lost' });
+
+    expect((await handle(request)).statusCode).toBe(500);
+    expect((await handle(request)).statusCode).toBe(202);
+
+    expect(world.jobRecords.get(62)?.status).toBe('in_progress');
+    expect(world.metrics.filter((m) => m.name === 'JobStartSeconds')).toEqual([
+      { name: 'JobStartSeconds', fleet: 'linux', value: 7, options: { unit: 'Seconds' } },
+    ]);
+    expect(world.deliveries.has('claim-lost')).toBe(true);
+  });
+});
+
+describe('webhook handler: only deliveries for the connection\'s scope are acted on', () => {
+  const repositoryConfig: FleetRuntimeConfig = { ...config, github: { ...config.github, scope: 'repository', owner: 'acme', repo: 'app' } };
+  const enterpriseConfig: FleetRuntimeConfig = { ...config, github: { ...config.github, scope: 'enterprise', owner: 'acme-corp', auth: 'token' } };
+
+  test.each([
+    ['another organization (a GitHub App installed on two)', config, { organization: 'globex', repository: 'globex/app', installationId: null }, undefined],
+    ['an organization that is ours but a repository of another owner', config, { organization: null, repository: 'globex/app', installationId: null }, undefined],
+    ['another repository of the organization, for a repository connection', repositoryConfig, { repository: 'acme/other' }, undefined],
+    ['another enterprise', enterpriseConfig, { enterprise: 'initech' }, undefined],
+    ['no enterprise at all, for an enterprise connection', enterpriseConfig, {}, undefined],
+    ['another installation of the App', config, { installationId: 9999 }, 7890],
+  ])('%s: answered 202, not recorded, no capacity change, counted', async (_name, withConfig, payload, installationId) => {
+    const world = new World();
+    world.group('linux-asg', { desired: 0, max: 20 });
+    const answer = await handler(world, NOW, { ...withConfig, fleets: directConfig.fleets }, installationId)(
+      delivery(workflowJobPayload({ id: 71, ...payload })),
+    );
+    expect(answer.statusCode).toBe(202);
+    expect(answer.message).toMatch(/^not for this connection: /);
+    expect(world.calls.filter((c) => c.port === 'jobs' || c.port === 'autoScaling')).toEqual([]);
+    expect(world.metricTotal('ForeignDeliveries', '(none)')).toBe(1);
+    expect(world.metrics.filter((m) => m.name !== 'ForeignDeliveries')).toEqual([]);
+    expect(world.logs).toEqual([expect.objectContaining({ level: 'warn', message: 'A delivery for another scope: not acted on', attributes: expect.objectContaining({ jobId: 71 }) })]);
+  });
+
+  test.each([
+    ['the organization, whatever its case', config, { organization: 'ACME', repository: 'Acme/app' }, undefined],
+    ['the repository of a repository connection', repositoryConfig, { repository: 'acme/App' }, undefined],
+    ['the enterprise of an enterprise connection', enterpriseConfig, { enterprise: 'acme-corp', repository: 'any-org/app', organization: 'any-org' }, undefined],
+    ['the App\'s installation', config, { installationId: 7890 }, 7890],
+    ['an organization webhook (no installation) while the installation is known', config, { installationId: null }, 7890],
+  ])('%s: acted on', async (_name, withConfig, payload, installationId) => {
+    const world = new World();
+    const answer = await handler(world, NOW, withConfig, installationId)(delivery(workflowJobPayload({ id: 72, ...payload })));
+    expect(answer).toEqual({ statusCode: 202, message: 'job 72 queued: fleet linux' });
+    expect(world.jobRecords.get(72)?.status).toBe('queued');
+    expect(world.metricTotal('ForeignDeliveries', '(none)')).toBe(0);
   });
 });
