@@ -161,6 +161,17 @@ async function continueLaunch(deps: HandlerDeps, launch: Launch, facts: LaunchFa
   } catch (error) {
     return fail(deps, launch, facts, error);
   }
+  if (!completed && action.token !== undefined && (await lifecycleStateOf(deps, launch)).state === 'pending') {
+    // The event's action is over, yet the instance waits on a launch action: a later launch of the same
+    // instance (back from the warm pool) whose own event found this registration in flight and left it
+    // to this invocation. The secret just written is this instance's: continue the action that waits.
+    deps.logger.info('The event\'s launch action is over, but the instance waits on a later one: continuing that one', context);
+    try {
+      completed = await deps.autoScaling.completeLifecycleAction({ ...action, token: undefined }, 'CONTINUE');
+    } catch (error) {
+      return fail(deps, launch, facts, error);
+    }
+  }
   if (!completed) {
     return noActiveAction(deps, launch, facts, 'CONTINUE');
   }

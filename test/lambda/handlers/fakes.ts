@@ -67,6 +67,8 @@ export class World {
   readonly goneActions = new Set<string>();
   /** `<hook name>/<instance id>` of actions that are not waiting: heartbeats and completions resolve false. */
   readonly missingActions = new Set<string>();
+  /** Lifecycle action tokens of actions that are over: completing by such a token finds no action. */
+  readonly staleTokens = new Set<string>();
   /** The instance ids in each group's warm pool (DescribeWarmPool). */
   readonly warmPools = new Map<string, string[]>();
   /**
@@ -168,6 +170,7 @@ export class World {
     completeLifecycleAction: async (action, result) => {
       this.record('autoScaling', 'completeLifecycleAction', [action, result]);
       if (this.goneActions.has(action.instanceId) || this.missingActions.has(`${action.hookName}/${action.instanceId}`)) return false;
+      if (action.token !== undefined && this.staleTokens.has(action.token)) return false;
       this.completed.push({ action, result });
       this.goneActions.add(action.instanceId);
       if (action.hookName.endsWith('-launch')) {

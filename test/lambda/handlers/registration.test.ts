@@ -323,6 +323,18 @@ describe('registration handler: expired actions and lost answers', () => {
     expect(world.metricTotal('Registrations')).toBe(0);
   });
 
+  test('a late event of an earlier launch, for an instance back from the warm pool and launching again: its registration continues the action that waits now', async () => {
+    const world = new World();
+    // The late event carries the earlier launch's token; the instance now waits on a later launch action.
+    world.staleTokens.add('token-old');
+    const report = await createRegistrationHandler(world.deps())(lifecycleEvent({ token: 'token-old' }));
+
+    expect(report.outcome).toBe('registered');
+    expect(world.completed).toEqual([{ action: expect.objectContaining({ instanceId: ID, token: undefined }), result: 'CONTINUE' }]);
+    expect(world.secrets.size).toBe(1);
+    expect(world.metricTotal('Registrations')).toBe(1);
+  });
+
   test('CONTINUE finds no action and AWS cannot say why: expired, but nothing removed without evidence', async () => {
     const world = new World();
     world.missingActions.add(`github-runner-fleet-launch/${ID}`);
