@@ -1,14 +1,14 @@
 import { Duration, Size, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { resolveInstanceTypes, resolveSpot, ResolvedSpot } from './instance-settings';
 import { GitHubRunnerFleetProps, RunnerMode } from './props';
+import { resolveRunnerRelease, runnerArchitecture, RunnerArchitecture } from './runner-release';
+import { durationInRange, wholeInRange } from './validate';
 import { validateLabels } from '../github/names';
 import { HIBERNATION_ROOT_HEADROOM_GIB, hibernationFacts, MAX_HIBERNATION_MEMORY_GIB } from '../instances/hibernation';
 import { RunnerOperatingSystem } from '../instances/operating-system';
-import { isSha256, PINNED_RUNNER_SHA256, pinnedRunnerSha256 } from '../instances/runner-releases';
 
-/** The runner release installed when `runnerVersion` is not given. */
-export const DEFAULT_RUNNER_VERSION = '2.329.0';
 
 /** A warning for legal but risky settings: id (for acknowledgement) and message. */
 export interface FleetWarning {
@@ -223,54 +223,6 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
   };
 }
 
-/** A runner architecture, as the runner release's file name (and the runners' label) says it. */
-export type RunnerArchitecture = 'x64' | 'arm64';
-
-/** The runner release's architecture name (as in its file name) for an instance type: the one place it is mapped. */
-export function runnerArchitecture(instanceType: ec2.InstanceType): RunnerArchitecture {
-  return instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? 'arm64' : 'x64';
-}
-
-/** The runner release the instances install: its version, the digest they check, and where they fetch it. */
-function resolveRunnerRelease(props: GitHubRunnerFleetProps, architecture: RunnerArchitecture): Pick<FleetSettings, 'runnerVersion' | 'runnerSha256' | 'runnerDownloadBaseUrl'> {
-  const runnerVersion = props.runnerVersion ?? DEFAULT_RUNNER_VERSION;
-  if (!Token.isUnresolved(runnerVersion) && !/^\d+\.\d+\.\d+$/.test(runnerVersion)) {
-    throw new Error(`runnerVersion (${JSON.stringify(runnerVersion)}) is not a version: give a release number such as "${DEFAULT_RUNNER_VERSION}", without a leading "v"`);
-  }
-  const file = `actions-runner-linux-${architecture}-${runnerVersion}.tar.gz`;
-  const releasePage = `https://github.com/actions/runner/releases/tag/v${runnerVersion}`;
-  const pinned = Token.isUnresolved(runnerVersion) ? undefined : pinnedRunnerSha256(runnerVersion, architecture);
-
-  let runnerSha256 = props.runnerSha256;
-  if (runnerSha256 === undefined) {
-    if (pinned === undefined) {
-      throw new Error(Token.isUnresolved(runnerVersion)
-        ? `runnerVersion is a deploy-time value, so no digest pinned by this library applies: give runnerSha256, the SHA-256 of ${file}`
-        : `runnerVersion (${JSON.stringify(runnerVersion)}) has no SHA-256 pinned by this library (it pins ${Object.keys(PINNED_RUNNER_SHA256).join(', ')}): `
-          + `give runnerSha256, the SHA-256 of ${file} from the release notes of ${releasePage}, or use a pinned runnerVersion`);
-    }
-    runnerSha256 = pinned;
-  } else if (!Token.isUnresolved(runnerSha256)) {
-    if (!isSha256(runnerSha256)) {
-      throw new Error(`runnerSha256 (${JSON.stringify(runnerSha256)}) is not a SHA-256 digest: give the 64 hexadecimal digits published for ${file} `
-        + `(the release notes of ${releasePage}), without a "sha256:" prefix or spaces`);
-    }
-    runnerSha256 = runnerSha256.toLowerCase();
-    if (pinned !== undefined && runnerSha256 !== pinned) {
-      throw new Error(`runnerSha256 (${runnerSha256}) differs from the digest this library pins for ${file} (${pinned}): `
-        + `remove runnerSha256 to use the pinned digest, or check that you copied the digest of ${file} (this fleet's architecture is ${architecture})`);
-    }
-  }
-
-  const runnerDownloadBaseUrl = props.runnerDownloadBaseUrl;
-  if (runnerDownloadBaseUrl !== undefined && !Token.isUnresolved(runnerDownloadBaseUrl)
-    && !/^https:\/\/[^\s'"\\/?#]+(\/[^\s'"\\?#]*)?$/.test(runnerDownloadBaseUrl)) {
-    throw new Error(`runnerDownloadBaseUrl (${JSON.stringify(runnerDownloadBaseUrl)}) must be an https URL without spaces, quotes, backslashes, "?" or "#", `
-      + 'such as "https://github.com/actions/runner/releases/download": the instances download <base>/v<version>/actions-runner-linux-<arch>-<version>.tar.gz');
-  }
-  return { runnerVersion, runnerSha256, runnerDownloadBaseUrl };
-}
-
 function resolveWarmPool(
   props: GitHubRunnerFleetProps,
   instanceType: ec2.InstanceType,
@@ -321,71 +273,4 @@ function resolveWarmPool(
     warnings.push({ id: 'RunningWarmPool', message: 'warmPool.poolState is RUNNING: warm instances cost as much as instances in service. STOPPED costs only their volumes.' });
   }
   return { poolState, minSize, maxGroupPreparedCapacity: prepared, reuseOnScaleIn: options.reuseOnScaleIn ?? true };
-}
-
-function wholeInRange(prop: string, value: number, min: number, max: number, fix: string): void {
-  if (Token.isUnresolved(value)) {
-    return;
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${prop} (${value}) must be a whole number from ${min} to ${max}: ${fix}`);
-  }
-}
-
-function durationInRange(prop: string, value: Duration, minSeconds: number, maxSeconds: number, fix: string): void {
-  if (value.isUnresolved()) {
-    return;
-  }
-  const seconds = value.toSeconds();
-  if (seconds < minSeconds || seconds > maxSeconds) {
-    throw new Error(`${prop} (${value.toHumanString()}) is out of range: ${fix}`);
-  }
-}
-
-/** Spot settings after defaults. */
-export interface ResolvedSpot {
-  readonly onDemandBaseCapacity: number;
-  readonly onDemandPercentageAboveBaseCapacity: number;
-  readonly allocationStrategy: autoscaling.SpotAllocationStrategy;
-  readonly capacityRebalance: boolean;
-}
-
-/** The instance types of the fleet: `instanceTypes`, or `instanceType`, or the default; one architecture. */
-function resolveInstanceTypes(props: GitHubRunnerFleetProps): ec2.InstanceType[] {
-  if (props.instanceType && props.instanceTypes) {
-    throw new Error('instanceType and instanceTypes are both set: give instanceTypes alone (the first is preferred), or instanceType alone');
-  }
-  if (props.instanceTypes) {
-    if (props.instanceTypes.length === 0 || props.instanceTypes.length > 40) {
-      throw new Error(`instanceTypes has ${props.instanceTypes.length} types: give 1 to 40 (the EC2 Auto Scaling limit of a mixed instances policy)`);
-    }
-    const names = props.instanceTypes.map((t) => t.toString());
-    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate) {
-      throw new Error(`instanceTypes lists ${duplicate} twice: list each type once`);
-    }
-    const architectures = new Set(props.instanceTypes.map((t) => t.architecture));
-    if (architectures.size > 1) {
-      throw new Error(`instanceTypes mixes architectures (${names.join(', ')}): the image and the runner follow one architecture; `
-        + 'make one fleet for x86_64 and one for arm64 (Graviton)');
-    }
-    return [...props.instanceTypes];
-  }
-  return [props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE)];
-}
-
-function resolveSpot(props: GitHubRunnerFleetProps, maxCapacity: number): ResolvedSpot | undefined {
-  if (!props.spot) {
-    return undefined;
-  }
-  const onDemandBaseCapacity = props.spot.onDemandBaseCapacity ?? 0;
-  wholeInRange('spot.onDemandBaseCapacity', onDemandBaseCapacity, 0, maxCapacity, `use 0 to ${maxCapacity} (maxCapacity)`);
-  const onDemandPercentageAboveBaseCapacity = props.spot.onDemandPercentageAboveBaseCapacity ?? 0;
-  wholeInRange('spot.onDemandPercentageAboveBaseCapacity', onDemandPercentageAboveBaseCapacity, 0, 100, 'use a percentage from 0 to 100');
-  return {
-    onDemandBaseCapacity,
-    onDemandPercentageAboveBaseCapacity,
-    allocationStrategy: props.spot.allocationStrategy ?? autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
-    capacityRebalance: props.spot.capacityRebalance ?? true,
-  };
 }

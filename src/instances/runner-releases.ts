@@ -14,6 +14,11 @@ export const PINNED_RUNNER_SHA256: Readonly<Record<string, Readonly<Record<'x64'
   },
 };
 
+/** The file name of a runner release tarball for Linux. */
+export function runnerTarballName(version: string, architecture: 'x64' | 'arm64'): string {
+  return `actions-runner-linux-${architecture}-${version}.tar.gz`;
+}
+
 /** The pinned digest of a release tarball, or undefined when this library pins none for it. */
 export function pinnedRunnerSha256(version: string, architecture: 'x64' | 'arm64'): string | undefined {
   return Object.prototype.hasOwnProperty.call(PINNED_RUNNER_SHA256, version) ? PINNED_RUNNER_SHA256[version][architecture] : undefined;

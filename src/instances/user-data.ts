@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
-import { isSha256 } from './runner-releases';
+import { isSha256, runnerTarballName } from './runner-releases';
 import { shellQuote } from './shell';
 
 /**
@@ -55,7 +55,7 @@ const DEFAULT_DOWNLOAD = 'https://github.com/actions/runner/releases/download';
 /** The release tarball of the runner for a version and architecture. */
 export function runnerDownloadUrl(options: Pick<BootstrapOptions, 'runnerVersion' | 'architecture' | 'runnerDownloadBaseUrl'>): string {
   const base = (options.runnerDownloadBaseUrl ?? DEFAULT_DOWNLOAD).replace(/\/+$/, '');
-  return `${base}/v${options.runnerVersion}/actions-runner-linux-${options.architecture}-${options.runnerVersion}.tar.gz`;
+  return `${base}/v${options.runnerVersion}/${runnerTarballName(options.runnerVersion, options.architecture)}`;
 }
 
 /** Throws, naming the option and the value, when the options cannot make a working script. */

@@ -2,7 +2,6 @@ import { createHash } from 'crypto';
 import { Annotations, Duration, Lazy, Names, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
 import { ASYNC_INVOKE, AsyncInvokeSettings } from './async-invoke';
+import { grantFunctionPermissions, SecretPrefixGrants } from './function-permissions';
 import { createInstanceAgent } from './instance-agent';
 import { encodeRuntimeConfig, githubRuntimeConfig } from './runtime-config';
 import { createWebhook, grantJobTable, RunnerWebhookOptions, RunnerWebhookResources } from './webhook';
@@ -19,7 +19,6 @@ import { DeregistrationFunction } from '../generated/deregistration-function';
 import { IdleMetricFunction } from '../generated/idle-metric-function';
 import { RegistrationFunction } from '../generated/registration-function';
 import { GitHubConnection } from '../github/connection';
-import { autoScalingGroupArnPattern, instanceSecretArnPattern } from '../instances/instance-role';
 import { acknowledge, NAG_REASONS, nagArn } from '../nag';
 
 /** Properties of a {@link GitHubRunnerControlPlane}. */
@@ -146,10 +145,7 @@ export class GitHubRunnerControlPlane extends Construct {
   private readonly fleets: FleetRuntimeEntry[] = [];
   private readonly launchRule: events.Rule;
   private readonly terminateRule: events.Rule;
-  private readonly writeSecrets: iam.PolicyStatement;
-  private readonly deleteSecrets: iam.PolicyStatement;
-  private readonly cleanUpSecrets: iam.PolicyStatement;
-  private readonly describeSecrets: iam.PolicyStatement;
+  private readonly secretGrants: SecretPrefixGrants;
   private readonly githubConfig: GitHubRuntimeConfig;
   /** Spot interruption warnings reach the deregistration function (created with the first spot fleet). */
   private spotRule?: events.Rule;
@@ -223,70 +219,7 @@ export class GitHubRunnerControlPlane extends Construct {
     this.instanceAgentFunction = agent.function;
     this.instanceAgentUrl = agent.url.url;
 
-    // Per-fleet secret prefixes are added to the secret statements as fleets join.
-    this.writeSecrets = new iam.PolicyStatement({
-      sid: 'WriteInstanceSecrets',
-      actions: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
-    });
-    registration.addToRolePolicy(this.writeSecrets);
-    // A registration that fails after writing the instance's secret deletes it again (cleanUp).
-    this.cleanUpSecrets = new iam.PolicyStatement({ sid: 'DeleteFailedRegistrationSecrets', actions: ['secretsmanager:DeleteSecret'] });
-    registration.addToRolePolicy(this.cleanUpSecrets);
-    // The registration decides a duplicated or late launch event from what AWS says: the instance's
-    // lifecycle state (is the action still pending?) and whether its secret exists already.
-    this.describeSecrets = new iam.PolicyStatement({ sid: 'DescribeInstanceSecrets', actions: ['secretsmanager:DescribeSecret'] });
-    registration.addToRolePolicy(this.describeSecrets);
-    registration.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'DescribeLaunchingInstances',
-      actions: ['autoscaling:DescribeAutoScalingInstances'],
-      resources: ['*'],
-    }));
-    registration.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CompleteLaunchActions',
-      actions: ['autoscaling:CompleteLifecycleAction'],
-      resources: [autoScalingGroupArnPattern()],
-      conditions: groupCondition,
-    }));
-
-    this.deleteSecrets = new iam.PolicyStatement({ sid: 'DeleteInstanceSecrets', actions: ['secretsmanager:DeleteSecret'] });
-    deregistration.addToRolePolicy(this.deleteSecrets);
-    deregistration.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'ListInstanceSecrets',
-      actions: ['secretsmanager:ListSecrets'],
-      resources: ['*'],
-    }));
-    deregistration.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'CompleteTerminateActions',
-      actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-      resources: [autoScalingGroupArnPattern()],
-      conditions: groupCondition,
-    }));
-    deregistration.addToRolePolicy(new iam.PolicyStatement({
-      sid: 'DescribeGroupInstances',
-      actions: [
-        'autoscaling:DescribeAutoScalingGroups',
-        'autoscaling:DescribeAutoScalingInstances',
-        'autoscaling:DescribeWarmPool',
-        'autoscaling:DescribeScalingActivities',
-      ],
-      resources: ['*'],
-    }));
-
-    // The capacity controller (the minute tick, and the webhook on every delivery) reads the groups and
-    // raises their desired capacity; only groups of this control plane (tag condition).
-    for (const fn of [idleMetric, ...(webhook ? [webhook.function] : [])]) {
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        sid: 'DescribeGroupCapacity',
-        actions: ['autoscaling:DescribeAutoScalingGroups'],
-        resources: ['*'],
-      }));
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        sid: 'RaiseDesiredCapacity',
-        actions: ['autoscaling:SetDesiredCapacity'],
-        resources: [autoScalingGroupArnPattern()],
-        conditions: groupCondition,
-      }));
-    }
+    this.secretGrants = grantFunctionPermissions({ registration, deregistration, idleMetric, webhook: webhook?.function }, groupCondition);
 
     const target = (fn: lambda.IFunction) => this.target(fn);
     // The group names are added to both patterns as fleets join.
@@ -374,10 +307,7 @@ export class GitHubRunnerControlPlane extends Construct {
         targets: [this.target(this.deregistrationFunction)],
       });
     }
-    this.writeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
-    this.deleteSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
-    this.cleanUpSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
-    this.describeSecrets.addResources(instanceSecretArnPattern(entry.secretPrefix));
+    this.secretGrants.addSecretPrefix(entry.secretPrefix);
     acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);
   }
 }

@@ -3,7 +3,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { fleetWith } from './helpers';
 import { GitHubRunnerFleetProps } from '../../src';
-import { DEFAULT_RUNNER_VERSION, FleetSettings, resolveFleetSettings } from '../../src/fleet/settings';
+import { DEFAULT_RUNNER_VERSION } from '../../src/fleet/runner-release';
+import { FleetSettings, resolveFleetSettings } from '../../src/fleet/settings';
 import { PINNED_RUNNER_SHA256 } from '../../src/instances/runner-releases';
 
 const PINNED = PINNED_RUNNER_SHA256[DEFAULT_RUNNER_VERSION];
