@@ -1,25 +1,37 @@
-import { awscdk, javascript, TaskShell } from 'projen';
+import { awscdk, DependencyType, javascript, TaskShell } from 'projen';
 
-/** The lowest aws-cdk-lib we support: cdk-nag 3.x (used in our tests) needs 2.257.0. */
+/** The aws-cdk-lib jsii compiles and the tests run against: cdk-nag 3.x (used in our tests) needs 2.257.0. */
 const CDK_VERSION = '2.257.0';
+/**
+ * The lowest aws-cdk-lib a consumer may use (the peer range's lower bound): the oldest that
+ * scripts/consumer-path.sh found to synthesize the getting-started app with cfn-lint-clean templates
+ * (2.250.0 and older lack `Validations`, which the library's cdk-nag acknowledgements use).
+ */
+const CDK_PEER_MINIMUM = '2.251.0';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-github-runner-fleet',
   description:
     'Self-hosted GitHub Actions runners on an EC2 Auto Scaling group with a warm pool, lifecycle hooks, '
     + 'least-privilege registration and step scaling on idle runners: one AWS CDK construct.',
-  author: 'cdk-github-runner-fleet maintainers',
-  authorAddress: 'maintainers@example.com',
+  author: 'cdk-github-runner-fleet',
+  authorAddress: 'https://github.com/cdk-github-runner-fleet',
+  authorOrganization: true,
   repositoryUrl: 'https://github.com/cdk-github-runner-fleet/cdk-github-runner-fleet.git',
+  homepage: 'https://cdk-github-runner-fleet.github.io/cdk-github-runner-fleet/',
+  bugsUrl: 'https://github.com/cdk-github-runner-fleet/cdk-github-runner-fleet/issues',
   keywords: ['cdk', 'awscdk', 'aws-cdk', 'github-actions', 'self-hosted-runners', 'autoscaling', 'warm-pool'],
   stability: 'experimental',
   cdkVersion: CDK_VERSION,
   constructsVersion: '10.5.1',
+  // The devDependencies aws-cdk-lib and constructs are set below: the peer range of aws-cdk-lib starts lower.
+  peerDependencyOptions: { pinnedDevDependency: false },
   defaultReleaseBranch: 'main',
   jsiiVersion: '~6.0.0',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  minNodeVersion: '20.0.0',
+  // Node 22, like the functions' runtime: the AWS SDK for JavaScript requires it for its releases after January 2027.
+  minNodeVersion: '22.0.0',
 
   publishToPypi: { distName: 'cdk-github-runner-fleet', module: 'cdk_github_runner_fleet' },
   publishToMaven: {
@@ -44,10 +56,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-auto-scaling@^3',
     '@aws-sdk/client-secrets-manager@^3',
     '@aws-sdk/client-dynamodb@^3',
+    '@aws-sdk/client-ssm@^3',
     '@octokit/webhooks-methods@^6.0.0',
     '@aws-lambda-powertools/logger@^2.36.0',
     '@aws-lambda-powertools/metrics@^2.36.0',
-    '@octokit/rest@^22.0.1',
+    '@octokit/core@^7.0.8',
+    '@octokit/plugin-paginate-rest@^14.0.0',
+    '@octokit/plugin-request-log@^6.0.0',
     '@octokit/auth-app@^8.3.1',
     '@octokit/plugin-retry@^8.1.1',
     '@octokit/plugin-throttling@^11.0.5',
@@ -56,6 +71,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'vitepress@^1.6.4',
     'vue@^3.5.0',
     'playwright-core@^1.65.1',
+    // The toolchain's Node.js: npm scripts (`npm test`, `npm run example`) find node_modules/.bin/node first.
+    'node@^22.23.3',
   ],
 
   jestOptions: {
@@ -78,10 +95,21 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/.jsii.tabl.json', '/cdk.out/', '/dist/', '/.tmp/', 'test/*.snapshot/**/asset.*/', '/docs/.vitepress/cache/', '/docs/.vitepress/dist/'],
 });
 
-for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/bench/', '/scripts/', '/cli/']) project.addPackageIgnore(p);
+// Consumers may use any aws-cdk-lib from CDK_PEER_MINIMUM; jsii compiles and the tests run against CDK_VERSION.
+project.deps.addDependency(`aws-cdk-lib@^${CDK_PEER_MINIMUM}`, DependencyType.PEER);
+project.deps.addDependency(`aws-cdk-lib@${CDK_VERSION}`, DependencyType.BUILD);
+project.deps.addDependency('constructs@10.5.1', DependencyType.BUILD);
+// projen's integ-runner support adds both as `latest` (devenv dependencies, which win over devDeps in
+// package.json): drop those, so that the pinned devDeps above are what package.json says.
+project.deps.removeDependency('@aws-cdk/integ-runner', DependencyType.DEVENV);
+project.deps.removeDependency('@aws-cdk/integ-tests-alpha', DependencyType.DEVENV);
 
-// jsii prints an end-of-life banner for Node 20 on every run.
-project.tasks.addEnvironment('JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION', '20');
+for (const p of ['/examples/', '/docs/', '/.ci/', '/lambda/', '/bench/', '/scripts/', '/cli/']) project.addPackageIgnore(p);
+// The tarball ships what consumers use (lib/, assets/, bin/, .jsii, README.md, LICENSE, API.md):
+// scripts/consumer-path.sh fails on anything else. Rosetta's fixture and tablet, the type-check config and
+// local build output stay out.
+for (const p of ['/rosetta/', '/tsconfig.typecheck.json', '/.jsii.tabl.json', '/cdk.out/', '/.tmp/']) project.addPackageIgnore(p);
+
 project.tasks.addEnvironment('NPM_CONFIG_LOGLEVEL', 'error');
 
 // ts-jest must also transform plain .js: the ESM-only Octokit packages.
@@ -124,7 +152,9 @@ project.eslint?.addOverride({
 });
 
 // The runtime functions. Their bundles land in assets/lambda/<name>.lambda/index.js.
-const bundlingOptions = { minify: true, sourcemap: false, externals: ['@aws-sdk/*'] } as javascript.BundlingOptions;
+// The bundled packages' licence notices go into index.js.LEGAL.txt beside each bundle (shipped with it),
+// not into the code every cold start parses.
+const bundlingOptions = { minify: true, sourcemap: false, externals: ['@aws-sdk/*'], esbuildArgs: { '--legal-comments': 'external' } } as javascript.BundlingOptions;
 for (const name of ['registration', 'deregistration', 'idle-metric', 'webhook', 'instance-agent']) {
   new awscdk.LambdaFunction(project, {
     entrypoint: `lambda/${name}.lambda.ts`,
@@ -139,7 +169,7 @@ for (const name of ['registration', 'deregistration', 'idle-metric', 'webhook', 
 
 // The command line (`npx cdk-github-runner-fleet simulate`): the scaling simulator runs the runtime's real
 // handlers, so it is bundled like them, into assets/cli/main/index.js, and started by bin/.
-project.bundler.addBundle('cli/main.ts', { platform: 'node', target: 'node20', sourcemap: false });
+project.bundler.addBundle('cli/main.ts', { platform: 'node', target: 'node22', sourcemap: false });
 project.eslint?.addLintPattern('cli');
 project.eslint?.addOverride({
   files: ['cli/**/*.ts'],
@@ -195,6 +225,13 @@ project.addTask('bench', {
   description: 'Benchmark the GitHub REST requests per minute of one control plane (1/5/20 fleets, 100/2,000 runners)',
   exec: 'ts-node --transpile-only -P bench/tsconfig.json bench/github-requests.ts',
 });
+// Benchmark (not a test): size and cold initialisation of the five function bundles, next to the figures
+// of bench/bundles-baseline.json. Figures recorded in docs/guide/benchmarks.md.
+const benchBundles = project.addTask('bench:bundles', {
+  description: 'Benchmark the function bundles: size and cold initialisation (fresh node processes), against the baseline',
+});
+benchBundles.spawn(project.tasks.tryFind('bundle')!);
+benchBundles.exec('ts-node --transpile-only -P bench/tsconfig.json bench/bundles.ts');
 project.eslint?.addLintPattern('bench');
 
 // Bundles are build output; the committed images next to them (the architecture diagram) are not.
@@ -217,6 +254,8 @@ const verify = project.addTask('verify', {
   shell: TaskShell.bash(),
 });
 verify.exec('bash scripts/ensure-tools.sh');
+// The whole toolchain runs on Node 22 (the devDependency `node`, first on the PATH of npm scripts).
+verify.exec('node scripts/check-node.js');
 verify.spawn(project.tasks.tryFind('default')!);
 verify.spawn(project.preCompileTask);
 verify.spawn(project.compileTask);
@@ -227,6 +266,9 @@ verify.spawn(docsSite);
 verify.spawn(siteCheck);
 verify.spawn(codegen);
 verify.spawn(simulateTask);
+// The newcomer's path: the packed library in fresh CDK apps (newest and oldest aws-cdk-lib), the getting
+// started page's app synthesized verbatim, and cfn-lint on every template (the apps', cdk.out/, the snapshots).
+verify.exec('bash scripts/consumer-path.sh');
 project.package.setScript('test', 'npx projen verify');
 project.package.setScript('example', 'npx projen example');
 project.package.setScript('simulate', 'npx projen simulate');

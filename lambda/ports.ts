@@ -301,3 +301,9 @@ export interface SignatureVerifier {
   /** `signature` is the header's value (`sha256=<hex>`); resolves false for any mismatch or malformed value. */
   verify(body: string, signature: string): Promise<boolean>;
 }
+
+/** The fleet directory: one SSM parameter per fleet of another stack than its control plane's. */
+export interface FleetDirectoryPort {
+  /** Every parameter directly below `path` (all pages): its name and value. */
+  readParameters(path: string): Promise<Array<{ readonly name: string; readonly value: string }>>;
+}

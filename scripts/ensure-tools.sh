@@ -3,7 +3,14 @@
 # checks), jq (the bootstrap script under test), sudo (visudo checks the rendered sudoers rule), curl (the
 # agent client's SigV4 signing is checked with the real curl), golang-go (gofmt for the Go bindings) and python3 (the
 # Python bindings and example), chromium (the documentation site's browser check). Runs as root on the project's machines.
+# Checks that cfn-lint is there (it cannot be installed from here).
 set -euo pipefail
+# cfn-lint (the templates' check in scripts/consumer-path.sh) comes from pip, which cannot reach PyPI from
+# these machines: it must be installed beforehand.
+if ! command -v cfn-lint >/dev/null 2>&1; then
+  echo "ensure-tools: cfn-lint is missing: install it with 'pip install cfn-lint' (1.x; it needs PyPI, and Debian has no package for it)" >&2
+  exit 1
+fi
 missing=()
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v jq >/dev/null 2>&1 || missing+=(jq)

@@ -24,4 +24,6 @@ export const NAG_REASONS = {
   describeStar: 'Auto Scaling Describe* and Secrets Manager ListSecrets support no resource-level permissions; they are read-only and return no secret values.',
   groupPattern: 'Auto Scaling group ARNs contain a generated id; the statement is limited to the groups tagged with this control plane\'s id by an autoscaling:ResourceTag condition.',
   secretPrefix: 'Per-instance secrets are created at run time with a random ARN suffix, so the resource is this fleet\'s name prefix; instances are further limited to the secret tagged with their own ARN.',
+  controlPlaneSecrets: 'Per-instance secrets are created at run time with a random ARN suffix, so the resource is this control plane\'s name prefix, which holds the secrets of its fleets only.',
+  fleetDirectory: 'The fleets of other stacks join through one SSM parameter each below this control plane\'s path; the functions read them by path (GetParametersByPath), read-only.',
 } as const;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'fs';
 import { join } from 'path';
 import { unpackFleetConfig } from '../../lambda/adapters/runtime';
-import { parseFleetConfig } from '../../lambda/core/config';
+import { parseFleetConfig, withDirectoryFleets } from '../../lambda/core/config';
 import { DIMENSION_FLEET, ENV_FLEET_CONFIG } from '../../src/contract';
 import type { FleetRuntimeConfig, FleetRuntimeEntry } from '../../src/contract';
 
@@ -77,7 +77,7 @@ export function readFleets(app: string): FleetModel[] {
   } else {
     templates.push({ stack: app.replace(/^.*\//, '').replace(/\.template\.json$/, ''), template: JSON.parse(readFileSync(app, 'utf8')) });
   }
-  const fleets = templates.flatMap(({ stack, template }) => fleetsOfTemplate(stack, template));
+  const fleets = fleetsOfTemplates(templates);
   if (fleets.length === 0) {
     throw new Error(`--app ${app}: no GitHubRunnerFleet found in ${templates.length} template(s): is this the cdk.out of an app with a fleet?`);
   }
@@ -86,26 +86,49 @@ export function readFleets(app: string): FleetModel[] {
 
 /** The fleets of one template. */
 export function fleetsOfTemplate(stack: string, template: Template): FleetModel[] {
-  const resources = template.Resources ?? {};
+  return fleetsOfTemplates([{ stack, template }]);
+}
+
+/**
+ * The fleets of the templates of one app: each control plane's configuration (its functions'
+ * environment) with the fleets of other stacks that joined its fleet directory (their SSM parameters),
+ * each fleet modelled from the template that holds its group.
+ */
+export function fleetsOfTemplates(templates: ReadonlyArray<{ stack: string; template: Template }>): FleetModel[] {
   const configs = new Map<string, FleetRuntimeConfig>();
-  for (const r of Object.values(resources)) {
-    const raw = r.Type === 'AWS::Lambda::Function' ? r.Properties?.Environment?.Variables?.[ENV_FLEET_CONFIG] : undefined;
-    if (raw !== undefined) {
-      const text = unpackFleetConfig(literal(raw))!;
-      configs.set(text, parseFleetConfig(text));
+  const parameters: Array<{ name: string; value: string }> = [];
+  for (const { template } of templates) {
+    for (const r of Object.values(template.Resources ?? {})) {
+      const raw = r.Type === 'AWS::Lambda::Function' ? r.Properties?.Environment?.Variables?.[ENV_FLEET_CONFIG] : undefined;
+      if (raw !== undefined) {
+        const text = unpackFleetConfig(literal(raw))!;
+        configs.set(text, parseFleetConfig(text));
+      }
+      if (r.Type === 'AWS::SSM::Parameter' && typeof r.Properties?.Name === 'string') {
+        parameters.push({ name: r.Properties.Name, value: literal(r.Properties.Value) });
+      }
     }
   }
   const models: FleetModel[] = [];
   const seen = new Set<string>();
-  for (const config of configs.values()) {
+  for (const own of configs.values()) {
+    const directory = own.fleetDirectory;
+    const config = directory === undefined ? own
+      : withDirectoryFleets(own, parameters.filter((p) => p.name.startsWith(directory) && !p.name.slice(directory.length).includes('/'))).config;
     for (const fleet of config.fleets) {
       if (seen.has(fleet.name)) continue;
+      const holder = templates.map(({ stack, template }) => ({ stack, resources: template.Resources ?? {} }))
+        .map((t) => ({
+          ...t,
+          groupEntry: Object.entries(t.resources).find(([, r]) => r.Type === 'AWS::AutoScaling::AutoScalingGroup'
+          && (r.Properties?.AutoScalingGroupName === fleet.autoScalingGroupName
+            || r.Properties?.Tags?.some((tag: any) => tag.Key === 'github-runner-fleet:fleet' && tag.Value === fleet.name))),
+        }))
+        .find((t) => t.groupEntry !== undefined);
+      if (!holder) continue;
       seen.add(fleet.name);
-      const groupEntry = Object.entries(resources).find(([, r]) => r.Type === 'AWS::AutoScaling::AutoScalingGroup'
-        && (r.Properties?.AutoScalingGroupName === fleet.autoScalingGroupName
-          || r.Properties?.Tags?.some((t: any) => t.Key === 'github-runner-fleet:fleet' && t.Value === fleet.name)));
-      if (!groupEntry) continue;
-      const [groupId, group] = groupEntry;
+      const { stack, resources } = holder;
+      const [groupId, group] = holder.groupEntry!;
       const refersToGroup = (v: unknown) => (v as any)?.Ref === groupId;
       const pool = Object.values(resources).find((r) => r.Type === 'AWS::AutoScaling::WarmPool' && refersToGroup(r.Properties?.AutoScalingGroupName));
       const groupWarmup = group.Properties?.DefaultInstanceWarmup;
@@ -171,7 +194,8 @@ function literal(value: unknown): string {
   if (typeof value === 'string') return value;
   const fnJoin = (value as any)?.['Fn::Join'];
   if (Array.isArray(fnJoin)) {
-    return (fnJoin[1] as unknown[]).map((part) => (typeof part === 'string' ? part : 'arn:aws:secretsmanager:us-east-1:123456789012:secret:simulated')).join(fnJoin[0]);
+    return (fnJoin[1] as unknown[]).map((part) => (typeof part === 'string' ? part : literal(part))).join(fnJoin[0]);
   }
+  if ((value as any)?.Ref !== undefined) return `simulated-${String((value as any).Ref)}`;
   return 'arn:aws:secretsmanager:us-east-1:123456789012:secret:simulated';
 }

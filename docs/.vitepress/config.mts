@@ -1,12 +1,21 @@
 import { defineConfig } from 'vitepress';
 
 // The documentation site. Built by `npx projen docs` (part of `npm test`), checked in headless Chromium
-// by scripts/check-site.mjs.
+// by scripts/check-site.mjs, which serves it at the root of 127.0.0.1.
+//
+// Published on GitHub Pages at https://cdk-github-runner-fleet.github.io/cdk-github-runner-fleet/ (the
+// package's `homepage`): build it for that address with
+// `DOCS_BASE=/cdk-github-runner-fleet/ npx projen docs`, so that its pages, assets and search load
+// under /cdk-github-runner-fleet/.
+const base = process.env.DOCS_BASE ?? '/';
+if (!/^\/(.+\/)?$/.test(base)) throw new Error(`DOCS_BASE must start and end with a slash: ${base}`);
+
 export default defineConfig({
+  base,
   title: 'cdk-github-runner-fleet',
   description: 'Self-hosted GitHub Actions runners on EC2 Auto Scaling with warm pools, from one AWS CDK construct',
   cleanUrls: false,
-  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: `${base}favicon.svg` }]],
   lastUpdated: false,
   // API.md (jsii-docgen) contains `{...}` sequences that markdown-it-attrs would take for attributes.
   markdown: { attrs: { disable: true } },

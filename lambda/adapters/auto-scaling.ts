@@ -1,17 +1,5 @@
-import {
-  DescribeAutoScalingInstancesCommand,
-  Activity,
-  AutoScalingClient,
-  CompleteLifecycleActionCommand,
-  DescribeAutoScalingGroupsCommand,
-  DescribeScalingActivitiesCommand,
-  DescribeWarmPoolCommand,
-  RecordLifecycleActionHeartbeatCommand,
-  SetDesiredCapacityCommand,
-  SetInstanceHealthCommand,
-  SetInstanceProtectionCommand,
-  TerminateInstanceInAutoScalingGroupCommand,
-} from '@aws-sdk/client-auto-scaling';
+import type { Activity, AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { autoScalingSdk, ClientSource, clientOf } from './aws-sdk';
 import type {
   AutoScalingPort, GroupCapacity, GroupInstance, InstanceActionOutcome, LifecycleActionRef, LifecycleResult, TerminateOutcome,
 } from '../ports';
@@ -21,23 +9,28 @@ const ACTIVITY_PAGES = 3;
 
 /** The Auto Scaling API client for the functions: short timeouts, so a hook is never left hanging on AWS. */
 export function createAutoScalingClient(): AutoScalingClient {
+  const { AutoScalingClient } = autoScalingSdk();
   return new AutoScalingClient({ maxAttempts: 4, requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 } });
 }
 
-/** Lifecycle actions and group instances through the Auto Scaling API. */
-export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPort {
+/**
+ * Lifecycle actions and group instances through the Auto Scaling API. Given `lazy(createAutoScalingClient)`,
+ * the client (and the SDK package) is made on the first call.
+ */
+export function createAutoScalingPort(source: ClientSource<AutoScalingClient>): AutoScalingPort {
+  const client = clientOf(source);
   return {
-    completeLifecycleAction: (action, result) => completeLifecycleAction(client, action, result),
-    recordHeartbeat: (action) => recordHeartbeat(client, action),
-    listGroupInstances: (groupName) => listGroupInstances(client, groupName),
-    groupOfInstance: (instanceId) => groupOfInstance(client, instanceId),
-    lifecycleStateOf: (instanceId) => lifecycleStateOf(client, instanceId),
-    describeCapacity: (groupName) => describeCapacity(client, groupName),
-    setDesiredCapacity: (groupName, desired) => setDesiredCapacity(client, groupName, desired),
-    listWarmPoolInstances: async (groupName) => (await warmPoolInstances(client, groupName)).map((i) => i.instanceId),
-    setInstanceProtection: (groupName, instanceId, protect) => setInstanceProtection(client, groupName, instanceId, protect),
-    terminateInstance: (instanceId, decrement) => terminateInstance(client, instanceId, decrement),
-    setUnhealthy: (instanceId) => setUnhealthy(client, instanceId),
+    completeLifecycleAction: (action, result) => completeLifecycleAction(client(), action, result),
+    recordHeartbeat: (action) => recordHeartbeat(client(), action),
+    listGroupInstances: (groupName) => listGroupInstances(client(), groupName),
+    groupOfInstance: (instanceId) => groupOfInstance(client(), instanceId),
+    lifecycleStateOf: (instanceId) => lifecycleStateOf(client(), instanceId),
+    describeCapacity: (groupName) => describeCapacity(client(), groupName),
+    setDesiredCapacity: (groupName, desired) => setDesiredCapacity(client(), groupName, desired),
+    listWarmPoolInstances: async (groupName) => (await warmPoolInstances(client(), groupName)).map((i) => i.instanceId),
+    setInstanceProtection: (groupName, instanceId, protect) => setInstanceProtection(client(), groupName, instanceId, protect),
+    terminateInstance: (instanceId, decrement) => terminateInstance(client(), instanceId, decrement),
+    setUnhealthy: (instanceId) => setUnhealthy(client(), instanceId),
   };
 }
 
@@ -46,6 +39,7 @@ export function createAutoScalingPort(client: AutoScalingClient): AutoScalingPor
  * A group that does not exist is an error (zeros would read as "no capacity" and raise the desired size).
  */
 export async function describeCapacity(client: AutoScalingClient, autoScalingGroupName: string): Promise<GroupCapacity> {
+  const { DescribeAutoScalingGroupsCommand } = autoScalingSdk();
   const groups = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
   const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === autoScalingGroupName);
   if (!group || group.DesiredCapacity === undefined || group.MinSize === undefined || group.MaxSize === undefined) {
@@ -62,6 +56,7 @@ export async function describeCapacity(client: AutoScalingClient, autoScalingGro
 
 /** SetDesiredCapacity with HonorCooldown false: the controller's target is exact, not a step to pace. */
 export async function setDesiredCapacity(client: AutoScalingClient, autoScalingGroupName: string, desiredCapacity: number): Promise<void> {
+  const { SetDesiredCapacityCommand } = autoScalingSdk();
   await client.send(new SetDesiredCapacityCommand({
     AutoScalingGroupName: autoScalingGroupName,
     DesiredCapacity: desiredCapacity,
@@ -71,6 +66,7 @@ export async function setDesiredCapacity(client: AutoScalingClient, autoScalingG
 
 /** DescribeAutoScalingInstances for one instance: its group's name, or undefined outside any group. */
 export async function groupOfInstance(client: AutoScalingClient, instanceId: string): Promise<string | undefined> {
+  const { DescribeAutoScalingInstancesCommand } = autoScalingSdk();
   const response = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
   return response.AutoScalingInstances?.[0]?.AutoScalingGroupName;
 }
@@ -80,12 +76,14 @@ export async function groupOfInstance(client: AutoScalingClient, instanceId: str
  * `Warmed:Pending:Wait`, ...), or undefined when no group knows it (terminated, or never launched).
  */
 export async function lifecycleStateOf(client: AutoScalingClient, instanceId: string): Promise<string | undefined> {
+  const { DescribeAutoScalingInstancesCommand } = autoScalingSdk();
   const response = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
   return response.AutoScalingInstances?.find((i) => i.InstanceId === instanceId)?.LifecycleState;
 }
 
 /** CompleteLifecycleAction; `false` when there is no such action any more. */
 export async function completeLifecycleAction(client: AutoScalingClient, action: LifecycleActionRef, result: LifecycleResult): Promise<boolean> {
+  const { CompleteLifecycleActionCommand } = autoScalingSdk();
   try {
     await client.send(new CompleteLifecycleActionCommand({ ...actionTarget(action), LifecycleActionResult: result }));
     return true;
@@ -99,6 +97,7 @@ export async function completeLifecycleAction(client: AutoScalingClient, action:
 
 /** RecordLifecycleActionHeartbeat; `false` when there is no such action any more. */
 export async function recordHeartbeat(client: AutoScalingClient, action: LifecycleActionRef): Promise<boolean> {
+  const { RecordLifecycleActionHeartbeatCommand } = autoScalingSdk();
   try {
     await client.send(new RecordLifecycleActionHeartbeatCommand(actionTarget(action)));
     return true;
@@ -117,6 +116,7 @@ export async function recordHeartbeat(client: AutoScalingClient, action: Lifecyc
  * of the fleet look orphaned).
  */
 export async function listGroupInstances(client: AutoScalingClient, autoScalingGroupName: string): Promise<GroupInstance[]> {
+  const { DescribeAutoScalingGroupsCommand } = autoScalingSdk();
   const groups = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
   const group = groups.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === autoScalingGroupName);
   if (!group) {
@@ -144,6 +144,7 @@ export async function listGroupInstances(client: AutoScalingClient, autoScalingG
 
 /** The instances of a group's warm pool (DescribeWarmPool, all pages). */
 export async function warmPoolInstances(client: AutoScalingClient, autoScalingGroupName: string): Promise<GroupInstance[]> {
+  const { DescribeWarmPoolCommand } = autoScalingSdk();
   const instances: GroupInstance[] = [];
   let nextToken: string | undefined;
   do {
@@ -162,6 +163,7 @@ export async function warmPoolInstances(client: AutoScalingClient, autoScalingGr
 export async function setInstanceProtection(
   client: AutoScalingClient, autoScalingGroupName: string, instanceId: string, protectedFromScaleIn: boolean,
 ): Promise<InstanceActionOutcome> {
+  const { SetInstanceProtectionCommand } = autoScalingSdk();
   return outcomeOf(() => client.send(new SetInstanceProtectionCommand({
     AutoScalingGroupName: autoScalingGroupName,
     InstanceIds: [instanceId],
@@ -171,6 +173,7 @@ export async function setInstanceProtection(
 
 /** TerminateInstanceInAutoScalingGroup; `at-min-size` when a decrement would go below the group's minimum. */
 export async function terminateInstance(client: AutoScalingClient, instanceId: string, decrementDesiredCapacity: boolean): Promise<TerminateOutcome> {
+  const { TerminateInstanceInAutoScalingGroupCommand } = autoScalingSdk();
   return outcomeOf(() => client.send(new TerminateInstanceInAutoScalingGroupCommand({
     InstanceId: instanceId,
     ShouldDecrementDesiredCapacity: decrementDesiredCapacity,
@@ -179,6 +182,7 @@ export async function terminateInstance(client: AutoScalingClient, instanceId: s
 
 /** SetInstanceHealth Unhealthy at once (ShouldRespectGracePeriod false): the group replaces the instance. */
 export async function setUnhealthy(client: AutoScalingClient, instanceId: string): Promise<InstanceActionOutcome> {
+  const { SetInstanceHealthCommand } = autoScalingSdk();
   return outcomeOf(() => client.send(new SetInstanceHealthCommand({
     InstanceId: instanceId,
     HealthStatus: 'Unhealthy',
@@ -237,6 +241,7 @@ export function classifyInstanceError(error: unknown): TerminateOutcome | undefi
 
 /** When termination began for each of `instanceIds`, from the newest scaling activities (DescribeScalingActivities). */
 async function terminationStarts(client: AutoScalingClient, groupName: string, instanceIds: string[]): Promise<Map<string, string>> {
+  const { DescribeScalingActivitiesCommand } = autoScalingSdk();
   const found = new Map<string, string>();
   let nextToken: string | undefined;
   for (let page = 0; page < ACTIVITY_PAGES && found.size < instanceIds.length; page++) {

@@ -116,8 +116,8 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
         runners = await o.paginate<RawRunner>('GET /enterprises/{enterprise}/actions/runners', { ...scope.enterprise, per_page: 100 });
       } else {
         runners = scope.kind === 'repository'
-          ? await o.paginate(o.rest.actions.listSelfHostedRunnersForRepo, { ...scope.repo, per_page: 100 })
-          : await o.paginate(o.rest.actions.listSelfHostedRunnersForOrg, { ...scope.org, per_page: 100 });
+          ? await o.paginate('GET /repos/{owner}/{repo}/actions/runners', { ...scope.repo, per_page: 100 })
+          : await o.paginate('GET /orgs/{org}/actions/runners', { ...scope.org, per_page: 100 });
       }
       return runners.map(toRunner);
     }),
@@ -129,8 +129,8 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
         runners = (response.data as { runners: RawRunner[] }).runners;
       } else {
         const response = scope.kind === 'repository'
-          ? await o.rest.actions.listSelfHostedRunnersForRepo({ ...scope.repo, name, per_page: 100 })
-          : await o.rest.actions.listSelfHostedRunnersForOrg({ ...scope.org, name, per_page: 100 });
+          ? await o.request('GET /repos/{owner}/{repo}/actions/runners', { ...scope.repo, name, per_page: 100 })
+          : await o.request('GET /orgs/{org}/actions/runners', { ...scope.org, name, per_page: 100 });
         runners = response.data.runners;
       }
       const found = runners.find((r) => r.name === name);
@@ -149,8 +149,8 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
         response = await o.request('POST /enterprises/{enterprise}/actions/runners/generate-jitconfig', { ...scope.enterprise, ...body });
       } else {
         response = scope.kind === 'repository'
-          ? await o.rest.actions.generateRunnerJitconfigForRepo({ ...scope.repo, ...body })
-          : await o.rest.actions.generateRunnerJitconfigForOrg({ ...scope.org, ...body });
+          ? await o.request('POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig', { ...scope.repo, ...body })
+          : await o.request('POST /orgs/{org}/actions/runners/generate-jitconfig', { ...scope.org, ...body });
       }
       const data = response.data as { runner?: { id?: unknown }; encoded_jit_config?: unknown };
       if (typeof data.encoded_jit_config !== 'string' || data.encoded_jit_config === '' || typeof data.runner?.id !== 'number') {
@@ -166,8 +166,8 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
         response = await o.request('POST /enterprises/{enterprise}/actions/runners/registration-token', { ...scope.enterprise });
       } else {
         response = scope.kind === 'repository'
-          ? await o.rest.actions.createRegistrationTokenForRepo({ ...scope.repo })
-          : await o.rest.actions.createRegistrationTokenForOrg({ ...scope.org });
+          ? await o.request('POST /repos/{owner}/{repo}/actions/runners/registration-token', { ...scope.repo })
+          : await o.request('POST /orgs/{org}/actions/runners/registration-token', { ...scope.org });
       }
       const data = response.data as { token?: unknown; expires_at?: unknown };
       if (typeof data.token !== 'string' || data.token === '') {
@@ -181,9 +181,9 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
       if (scope.kind === 'enterprise') {
         await o.request('DELETE /enterprises/{enterprise}/actions/runners/{runner_id}', { ...scope.enterprise, runner_id: runnerId });
       } else if (scope.kind === 'repository') {
-        await o.rest.actions.deleteSelfHostedRunnerFromRepo({ ...scope.repo, runner_id: runnerId });
+        await o.request('DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}', { ...scope.repo, runner_id: runnerId });
       } else {
-        await o.rest.actions.deleteSelfHostedRunnerFromOrg({ ...scope.org, runner_id: runnerId });
+        await o.request('DELETE /orgs/{org}/actions/runners/{runner_id}', { ...scope.org, runner_id: runnerId });
       }
       return 'deleted';
     }, (error) => {
@@ -202,7 +202,7 @@ export function createGitHubPort(config: GitHubRuntimeConfig, options: GitHubPor
 
     getJobStatus: (repository: string, jobId: number) => call(async (o): Promise<JobStatus | 'not-found'> => {
       const [owner, repo] = repository.split('/');
-      const response = await o.rest.actions.getJobForWorkflowRun({ owner, repo, job_id: jobId });
+      const response = await o.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', { owner, repo, job_id: jobId });
       const status = (response.data as { status?: unknown }).status;
       // queued, waiting, pending and requested all still wait for a runner.
       if (status === 'in_progress' || status === 'completed') {

@@ -1,10 +1,5 @@
-import {
-  AttributeValue,
-  DynamoDBClient,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ClientSource, clientOf, dynamoDbSdk, lazy } from './aws-sdk';
 import { JOB_TABLE_QUEUED_INDEX, JobTableSchema } from '../../src/contract/job-table';
 import type { JobRecord, JobStatus, JobStorePort } from '../ports';
 
@@ -43,20 +38,31 @@ export class JobStoreError extends Error {
  * the webhook must answer GitHub within 10 seconds, and DynamoDB answers in milliseconds when it is well.
  */
 export function createDynamoDbClient(): DynamoDBClient {
+  const { DynamoDBClient } = dynamoDbSdk();
   return new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
 }
 
-/** Deliveries and jobs in one DynamoDB table (see `JobTableSchema`). */
-export function createJobStore(client: DynamoDBClient, tableName: string): JobStorePort {
+/** The job table's port for the functions: the DynamoDB client (and its SDK package) made on the first call. */
+export function jobTable(tableName: string): JobStorePort {
+  return createJobStore(lazy(createDynamoDbClient), tableName);
+}
+
+/**
+ * Deliveries and jobs in one DynamoDB table (see `JobTableSchema`). Given `lazy(createDynamoDbClient)`,
+ * the client (and the SDK package) is made on the first call.
+ */
+export function createJobStore(source: ClientSource<DynamoDBClient>, tableName: string): JobStorePort {
+  const client = clientOf(source);
   return {
-    claimDelivery: (deliveryId, expiresAt) => claimDelivery(client, tableName, deliveryId, expiresAt),
-    putJob: (job, expiresAt) => putJob(client, tableName, job, expiresAt),
-    queuedJobs: (fleet) => queuedJobs(client, tableName, fleet),
+    claimDelivery: (deliveryId, expiresAt) => claimDelivery(client(), tableName, deliveryId, expiresAt),
+    putJob: (job, expiresAt) => putJob(client(), tableName, job, expiresAt),
+    queuedJobs: (fleet) => queuedJobs(client(), tableName, fleet),
   };
 }
 
 /** PutItem only if the delivery id is new; `false` for a delivery seen before. */
 export async function claimDelivery(client: DynamoDBClient, tableName: string, deliveryId: string, expiresAt: Date): Promise<boolean> {
+  const { PutItemCommand } = dynamoDbSdk();
   const operation = 'claimDelivery';
   try {
     await client.send(new PutItemCommand({
@@ -79,6 +85,7 @@ export async function claimDelivery(client: DynamoDBClient, tableName: string, d
  * `false` when the stored job was already at this status or beyond.
  */
 export async function putJob(client: DynamoDBClient, tableName: string, job: JobRecord, expiresAt: Date): Promise<boolean> {
+  const { UpdateItemCommand } = dynamoDbSdk();
   const operation = 'putJob';
   if (!isJobStatus(job.status)) {
     throw new JobStoreError(operation, new Error(`unknown job status ${JSON.stringify(job.status)}`));
@@ -140,6 +147,7 @@ export async function putJob(client: DynamoDBClient, tableName: string, job: Job
  * eventually consistent, so a job advanced a moment ago may still be listed: those are skipped.
  */
 export async function queuedJobs(client: DynamoDBClient, tableName: string, fleet: string): Promise<JobRecord[]> {
+  const { QueryCommand } = dynamoDbSdk();
   const operation = 'queuedJobs';
   const jobs: JobRecord[] = [];
   let startKey: Item | undefined;

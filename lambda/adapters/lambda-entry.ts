@@ -1,23 +1,25 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
 import { createAutoScalingClient, createAutoScalingPort } from './auto-scaling';
+import { lazy } from './aws-sdk';
+import { InvocationContext, loadConfig, servedConfig, UNKNOWN_FLEET_MAX_AGE_MS } from './entry-common';
 import { createGitHubPort, GitHubPortOptions } from './github';
-import { AgentFunctionUrlEvent, toAgentRequest, toAgentResponse, toHttpResponse, toWebhookRequest } from './http';
-import { createDynamoDbClient, createJobStore } from './job-store';
 import { createLogger, createMetrics, FleetLogger } from './powertools';
-import { environmentFromContext, unpackFleetConfig } from './runtime';
-import { createSecretsManagerClient, createSecretsPort, readSecretString } from './secrets';
-import { createSignatureVerifier } from './webhook-signature';
-import { ENV_FLEET_CONFIG, FleetRuntimeConfig } from '../../src/contract';
-import { parseFleetConfig } from '../core/config';
+import { environmentFromContext } from './runtime';
+import { createSecretsManagerClient, readSecretString } from './secrets';
+import type { FleetRuntimeConfig } from '../../src/contract';
 import type { HandlerDeps } from '../handlers/deps';
-import { createInstanceAgentHandler } from '../handlers/instance-agent';
-import { createWebhookHandler } from '../handlers/webhook';
+import type { FleetDirectoryPort, JobStorePort, SecretsPort } from '../ports';
+
+export type { InvocationContext } from './entry-common';
 
 /** Everything but the environment, which needs the first invocation's context (the account id). */
 export type ColdStartDeps = Omit<HandlerDeps, 'environment'>;
 
-/** The part of the Lambda context the entry points use. */
-export type InvocationContext = Pick<Context, 'invokedFunctionArn' | 'getRemainingTimeInMillis'> & Partial<Context>;
+/** The secrets port of a function that has none: it never writes or deletes per-instance secrets. */
+const NO_SECRETS: SecretsPort = new Proxy({} as SecretsPort, {
+  get: (_target, name) => () => Promise.reject(new Error(`this function has no per-instance secrets port (${String(name)})`)),
+});
 
 /** Time kept back from GitHub calls for the handler's own AWS calls (secret, lifecycle action). */
 const AWS_RESERVE_MS = 5000;
@@ -32,20 +34,39 @@ export interface ColdStartOptions {
   readonly invocation?: { readonly current?: InvocationContext };
   readonly logger?: FleetLogger;
   readonly github?: GitHubTuning;
+  /**
+   * The job table's port, for a function that reads the table (the idle-metric tick: `jobTable` of
+   * job-store.ts); called at cold start only when the configuration has a webhook. The others leave it
+   * out, and their bundles hold no job store and never load DynamoDB.
+   * @default - no job store
+   */
+  readonly jobStore?: (tableName: string) => JobStorePort;
+  /**
+   * The per-instance secrets' port, for a function that writes or deletes them (registration,
+   * deregistration: `createSecretsPort` of secrets.ts). The idle-metric function leaves it out, and its
+   * bundle holds no such code.
+   * @default - a port that refuses every call
+   */
+  readonly secretsPort?: (client: () => SecretsManagerClient) => SecretsPort;
+  /** @default - the fleet directory in SSM Parameter Store, when the configuration names one */
+  readonly directory?: FleetDirectoryPort;
 }
 
 /**
- * Builds what every function needs, once per execution environment: the configuration (parsed and
- * validated, so a bad one fails the cold start loudly), the SDK clients, the GitHub port (with it the
- * cached App token), the logger and the metrics.
+ * Builds what the GitHub functions (registration, deregistration, idle-metric) need, once per execution
+ * environment: the configuration (parsed and validated, so a bad one fails the cold start loudly), the
+ * ports, the GitHub port (with it the cached App token), the logger and the metrics. The AWS SDK clients
+ * (and their packages) are built on their first call, the GitHub client on the first GitHub call: a
+ * function loads only what it uses, when it uses it. The job table's port exists only with a webhook,
+ * and for a function that asks for it (`jobStore`).
  */
 export function coldStart(options: ColdStartOptions = {}): ColdStartDeps {
   const logger = options.logger ?? createLogger();
   const config = loadConfig(options.env ?? process.env, logger);
-  const secretsClient = createSecretsManagerClient();
+  const secretsClient = lazy(createSecretsManagerClient);
   const github = createGitHubPort(config.github, {
     ...options.github,
-    readCredentials: () => readSecretString(secretsClient, config.github.secretArn),
+    readCredentials: () => readSecretString(secretsClient(), config.github.secretArn),
     logger,
     remainingTimeMs: () => options.invocation?.current?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY,
     reserveMs: AWS_RESERVE_MS,
@@ -53,75 +74,11 @@ export function coldStart(options: ColdStartOptions = {}): ColdStartDeps {
   return {
     config,
     github,
-    autoScaling: createAutoScalingPort(createAutoScalingClient()),
-    secrets: createSecretsPort(secretsClient),
+    autoScaling: createAutoScalingPort(lazy(createAutoScalingClient)),
+    secrets: options.secretsPort ? options.secretsPort(secretsClient) : NO_SECRETS,
     metrics: createMetrics(),
     logger,
-    jobs: config.webhook ? createJobStore(createDynamoDbClient(), config.webhook.tableName) : undefined,
-  };
-}
-
-/** The configuration, parsed and validated; a bad one is logged and fails the cold start. */
-function loadConfig(env: Record<string, string | undefined>, logger: FleetLogger): FleetRuntimeConfig {
-  try {
-    return parseFleetConfig(unpackFleetConfig(env[ENV_FLEET_CONFIG]));
-  } catch (error) {
-    logger.error('Invalid fleet configuration: the function cannot start', { error: (error as Error).message });
-    throw error;
-  }
-}
-
-/**
- * The webhook endpoint's Lambda handler (a Function URL or an HTTP API, payload 2.0): built at cold
- * start, with the webhook secret read on the first delivery and cached.
- */
-export function webhookLambdaHandler(
-  options: Pick<ColdStartOptions, 'env'> & { readonly now?: () => Date } = {},
-): (event: APIGatewayProxyEventV2, context?: Partial<Context>) => Promise<APIGatewayProxyStructuredResultV2> {
-  const logger = createLogger();
-  const config = loadConfig(options.env ?? process.env, logger);
-  const webhook = config.webhook;
-  if (!webhook) {
-    const message = 'RUNNER_FLEET_CONFIG has no webhook section: this function runs only for a control plane with a webhook';
-    logger.error(message);
-    throw new Error(message);
-  }
-  const secretsClient = createSecretsManagerClient();
-  const handle = createWebhookHandler({
-    config,
-    jobs: createJobStore(createDynamoDbClient(), webhook.tableName),
-    autoScaling: createAutoScalingPort(createAutoScalingClient()),
-    verifier: createSignatureVerifier({ readSecret: () => readSecretString(secretsClient, webhook.secretArn) }),
-    metrics: createMetrics(),
-    logger,
-    now: options.now,
-  });
-  return async (event, context) => {
-    if (context?.awsRequestId && context.functionName) {
-      logger.powertools.addContext(context as Context);
-    }
-    return toHttpResponse(await handle(toWebhookRequest(event)));
-  };
-}
-
-/**
- * The instance agent's Lambda handler (a Function URL with AWS_IAM auth, payload 2.0): the configuration
- * and the Auto Scaling client at cold start; the handler on the first invocation, when the function's ARN
- * (and so its account and partition, which callers must match) is known. No GitHub client, no secret.
- */
-export function instanceAgentLambdaHandler(
-  options: Pick<ColdStartOptions, 'env'> = {},
-): (event: AgentFunctionUrlEvent, context: InvocationContext) => Promise<APIGatewayProxyStructuredResultV2> {
-  const logger = createLogger();
-  const config = loadConfig(options.env ?? process.env, logger);
-  const autoScaling = createAutoScalingPort(createAutoScalingClient());
-  let handle: ReturnType<typeof createInstanceAgentHandler> | undefined;
-  return async (event, context) => {
-    if (context.awsRequestId && context.functionName) {
-      logger.powertools.addContext(context as Context);
-    }
-    handle ??= createInstanceAgentHandler({ config, autoScaling, logger, environment: environmentFromContext(context) });
-    return toAgentResponse(await handle(toAgentRequest(event)));
+    jobs: config.webhook && options.jobStore ? options.jobStore(config.webhook.tableName) : undefined,
   };
 }
 
@@ -132,23 +89,40 @@ export function instanceAgentLambdaHandler(
  */
 export function lambdaHandler<E, R>(
   build: (deps: HandlerDeps) => (event: E) => Promise<R>,
-  options: Pick<ColdStartOptions, 'env' | 'github'> = {},
+  options: Pick<ColdStartOptions, 'env' | 'github' | 'jobStore' | 'directory' | 'secretsPort'> = {},
 ): (event: E, context: InvocationContext) => Promise<R> {
   const invocation: { current?: InvocationContext } = {};
   const logger = createLogger();
   const deps = coldStart({ ...options, invocation, logger });
+  const served = servedConfig(deps.config, logger, options.directory);
   let handler: ((event: E) => Promise<R>) | undefined;
+  let builtFor: FleetRuntimeConfig | undefined;
   return async (event, context) => {
     invocation.current = context;
     if (context.awsRequestId && context.functionName) {
       logger.powertools.addContext(context as Context); // request id and cold-start flag on every line
     }
     try {
-      handler ??= build({ ...deps, environment: environmentFromContext(context) });
+      // The fleets of other stacks (the fleet directory) are read at most once a minute, sooner for an
+      // event of a group no fleet served has; the handler is rebuilt only when they changed.
+      let config = await served.current();
+      if (!knowsGroupOf(event, config)) {
+        config = await served.current(UNKNOWN_FLEET_MAX_AGE_MS);
+      }
+      if (!handler || config !== builtFor) {
+        handler = build({ ...deps, config, environment: environmentFromContext(context) });
+        builtFor = config;
+      }
       return await handler(event);
     } finally {
       invocation.current = undefined;
       await deps.metrics.flush(); // anything a handler added but did not flush
     }
   };
+}
+
+/** Whether a lifecycle event's group (if the event names one) is a fleet `config` serves. */
+function knowsGroupOf(event: unknown, config: FleetRuntimeConfig): boolean {
+  const group = (event as { detail?: { AutoScalingGroupName?: unknown } } | undefined)?.detail?.AutoScalingGroupName;
+  return typeof group !== 'string' || config.fleets.some((f) => f.autoScalingGroupName === group);
 }

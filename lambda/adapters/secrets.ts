@@ -1,28 +1,25 @@
-import {
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  ListSecretsCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-  TagResourceCommand,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ClientSource, clientOf, secretsManagerSdk } from './aws-sdk';
 import { TagKeys } from '../../src/contract';
 import type { InstanceSecretInfo, InstanceSecretWrite, SecretsPort } from '../ports';
 
 /** The Secrets Manager client for the functions: short timeouts, so a hook is never left hanging on AWS. */
 export function createSecretsManagerClient(): SecretsManagerClient {
+  const { SecretsManagerClient } = secretsManagerSdk();
   return new SecretsManagerClient({ maxAttempts: 4, requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 } });
 }
 
-/** Per-instance secrets through Secrets Manager. */
-export function createSecretsPort(client: SecretsManagerClient): SecretsPort {
+/**
+ * Per-instance secrets through Secrets Manager. Given `lazy(createSecretsManagerClient)`, the client (and
+ * the SDK package) is made on the first call.
+ */
+export function createSecretsPort(source: ClientSource<SecretsManagerClient>): SecretsPort {
+  const client = clientOf(source);
   return {
-    putInstanceSecret: (secret) => putInstanceSecret(client, secret),
-    deleteInstanceSecret: (name) => deleteInstanceSecret(client, name),
-    instanceSecretExists: (name) => instanceSecretExists(client, name),
-    listInstanceSecrets: (prefix) => listInstanceSecrets(client, prefix),
+    putInstanceSecret: (secret) => putInstanceSecret(client(), secret),
+    deleteInstanceSecret: (name) => deleteInstanceSecret(client(), name),
+    instanceSecretExists: (name) => instanceSecretExists(client(), name),
+    listInstanceSecrets: (prefix) => listInstanceSecrets(client(), prefix),
   };
 }
 
@@ -32,6 +29,7 @@ export function createSecretsPort(client: SecretsManagerClient): SecretsPort {
  * PutSecretValue, and TagResource so that the tags are right whatever wrote them before.
  */
 export async function putInstanceSecret(client: SecretsManagerClient, secret: InstanceSecretWrite): Promise<void> {
+  const { CreateSecretCommand, PutSecretValueCommand, TagResourceCommand } = secretsManagerSdk();
   const tags = [
     { Key: TagKeys.INSTANCE_ARN, Value: secret.instanceArn },
     { Key: TagKeys.INSTANCE_ID, Value: secret.instanceId },
@@ -54,6 +52,7 @@ export async function putInstanceSecret(client: SecretsManagerClient, secret: In
 
 /** DeleteSecret without a recovery window; `false` when there was no such secret. */
 export async function deleteInstanceSecret(client: SecretsManagerClient, name: string): Promise<boolean> {
+  const { DeleteSecretCommand } = secretsManagerSdk();
   try {
     await client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
     return true;
@@ -70,6 +69,7 @@ export async function deleteInstanceSecret(client: SecretsManagerClient, name: s
  * missing one (ResourceNotFoundException) does not; anything else (access denied, throttling) propagates.
  */
 export async function instanceSecretExists(client: SecretsManagerClient, name: string): Promise<boolean> {
+  const { DescribeSecretCommand } = secretsManagerSdk();
   try {
     const response = await client.send(new DescribeSecretCommand({ SecretId: name }));
     return response.DeletedDate === undefined;
@@ -83,6 +83,7 @@ export async function instanceSecretExists(client: SecretsManagerClient, name: s
 
 /** Every secret whose name starts with `prefix` (ListSecrets with the `name` filter, all pages); never values. */
 export async function listInstanceSecrets(client: SecretsManagerClient, prefix: string): Promise<InstanceSecretInfo[]> {
+  const { ListSecretsCommand } = secretsManagerSdk();
   const found: InstanceSecretInfo[] = [];
   let nextToken: string | undefined;
   do {
@@ -109,6 +110,7 @@ export async function listInstanceSecrets(client: SecretsManagerClient, prefix: 
 
 /** GetSecretValue: the string value of a secret (the GitHub credentials). */
 export async function readSecretString(client: SecretsManagerClient, secretId: string): Promise<string> {
+  const { GetSecretValueCommand } = secretsManagerSdk();
   const response = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (typeof response.SecretString !== 'string') {
     throw new Error(`secret ${secretId} has no string value (binary secrets are not supported)`);

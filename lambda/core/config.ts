@@ -1,5 +1,5 @@
 import type { FleetRuntimeConfig } from '../../src/contract';
-import { RUNTIME_CONFIG_SCHEMA, ShapeSchema } from '../../src/contract/runtime-schema';
+import { FLEET_ENTRY_SCHEMA, RUNTIME_CONFIG_SCHEMA, ShapeSchema } from '../../src/contract/runtime-schema';
 
 /** The runtime configuration is unusable; `problems` lists every field that is wrong. */
 export class ConfigError extends Error {
@@ -40,6 +40,44 @@ export function parseFleetConfig(raw: string | undefined): FleetRuntimeConfig {
   return config;
 }
 
+/**
+ * The configuration with the fleets of other stacks added: `entries` are the SSM parameters of its
+ * `fleetDirectory` (name and value). Each is decoded as a fleet entry; one that is not JSON, not a valid
+ * entry, or a second fleet of a name already served is left out and named in `problems` (one bad
+ * parameter must not stop the other fleets).
+ */
+export function withDirectoryFleets(
+  config: FleetRuntimeConfig,
+  entries: ReadonlyArray<{ readonly name: string; readonly value: string }>,
+): { config: FleetRuntimeConfig; problems: string[] } {
+  const problems: string[] = [];
+  const fleets = [...config.fleets];
+  for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name))) {
+    let data: unknown;
+    try {
+      data = JSON.parse(entry.value);
+    } catch (e) {
+      problems.push(`${entry.name}: not JSON (${(e as Error).message})`);
+      continue;
+    }
+    if (!isObject(data)) {
+      problems.push(`${entry.name}: expected a JSON object`);
+      continue;
+    }
+    const own: string[] = [];
+    const fleet = decodeShape(FLEET_ENTRY_SCHEMA, data, entry.name, own);
+    if (own.length === 0 && fleets.some((f) => f.name === fleet.name)) {
+      own.push(`${entry.name}: fleet ${JSON.stringify(fleet.name)} is served already`);
+    }
+    if (own.length > 0) {
+      problems.push(...own);
+      continue;
+    }
+    fleets.push(fleet);
+  }
+  return { config: { ...config, fleets }, problems };
+}
+
 /** Decodes one value of a shape: each described field, then the rules between them. */
 function decodeShape<T>(shape: ShapeSchema<T>, value: Json, path: string, problems: string[]): T {
   const out: Json = {};
@@ -72,6 +110,7 @@ type FieldSpec = {
   readonly min?: number;
   readonly value?: number;
   readonly shape?: ShapeSchema<unknown>;
+  readonly emptyWhen?: string;
 };
 
 function decodeField(spec: FieldSpec, value: unknown, parent: Json, at: string, problems: string[]): unknown {
@@ -112,6 +151,9 @@ function decodeField(spec: FieldSpec, value: unknown, parent: Json, at: string, 
       }
       return decodeShape(spec.shape!, value, at, problems);
     case 'objects':
+      if (spec.emptyWhen !== undefined && typeof parent[spec.emptyWhen] === 'string' && Array.isArray(value) && value.length === 0) {
+        return [];
+      }
       return decodeList(spec.shape!, value, at, problems);
   }
 }

@@ -189,9 +189,9 @@ function shown(value: unknown): string {
 // ---------------------------------------------------------------------------------------------------
 // The call and its answer
 
-/** The fixed hook names (src/contract) for the request's `hook`. */
-export function hookName(hook: LifecycleHookKind): string {
-  return hook === 'launch' ? LAUNCH_HOOK_NAME : TERMINATE_HOOK_NAME;
+/** The name of the fleet's hook for the request's `hook` (the contract's fixed names when its configuration names none). */
+export function hookName(hook: LifecycleHookKind, fleet: Pick<FleetRuntimeEntry, 'launchHookName' | 'terminateHookName'>): string {
+  return hook === 'launch' ? fleet.launchHookName ?? LAUNCH_HOOK_NAME : fleet.terminateHookName ?? TERMINATE_HOOK_NAME;
 }
 
 /** The Auto Scaling call an action makes, always on the caller's instance and its fleet's group. */
@@ -216,9 +216,9 @@ export function planCall(request: AgentAction, caller: VerifiedCaller): AgentCal
     case 'protect':
       return { call: 'setInstanceProtection', autoScalingGroupName, instanceId, protected: request.protected };
     case 'heartbeat':
-      return { call: 'recordHeartbeat', action: { autoScalingGroupName, hookName: hookName(request.hook), instanceId } };
+      return { call: 'recordHeartbeat', action: { autoScalingGroupName, hookName: hookName(request.hook, caller.fleet), instanceId } };
     case 'complete':
-      return { call: 'completeLifecycleAction', action: { autoScalingGroupName, hookName: hookName(request.hook), instanceId }, result: request.result };
+      return { call: 'completeLifecycleAction', action: { autoScalingGroupName, hookName: hookName(request.hook, caller.fleet), instanceId }, result: request.result };
     case 'leave':
       return { call: 'terminateInstance', instanceId, decrements: request.after === 'job' ? [true, false] : [false] };
     case 'unhealthy':

@@ -256,7 +256,8 @@ async function sweepFleet(deps: HandlerDeps, fleet: FleetRuntimeEntry, runners: 
   }
   let drained = 0;
   for (const instance of plan.draining) {
-    const action = { autoScalingGroupName: fleet.autoScalingGroupName, hookName: TERMINATE_HOOK_NAME, instanceId: instance.instanceId };
+    const hookName = fleet.terminateHookName ?? TERMINATE_HOOK_NAME;
+    const action = { autoScalingGroupName: fleet.autoScalingGroupName, hookName, instanceId: instance.instanceId };
     const since = instance.terminatingSince ? new Date(instance.terminatingSince) : undefined;
     const { decision, completed } = await settle(deps, fleet, action, since, now, { instanceId: instance.instanceId, fleet: fleet.name, via: 'sweep' });
     if (completed && (decision === 'complete' || decision === 'complete-drain-timeout')) {

@@ -81,7 +81,10 @@ export const TagKeys = {
   CONTROL_PLANE: 'github-runner-fleet:control-plane',
 } as const;
 
-/** Names of the lifecycle hooks (fixed so that the instance's bootstrap script knows them). */
+/**
+ * Names of the lifecycle hooks of a fleet whose configuration names none (each control plane names its
+ * fleets' hooks after itself, see `controlPlaneNames` in src/lifecycle/names.ts: its rules match those names).
+ */
 export const LAUNCH_HOOK_NAME = 'github-runner-fleet-launch';
 export const TERMINATE_HOOK_NAME = 'github-runner-fleet-terminate';
 
@@ -103,9 +106,20 @@ export type GitHubAuthKind = 'app' | 'token';
 export interface FleetRuntimeConfig {
   readonly version: 1;
   readonly github: GitHubRuntimeConfig;
+  /**
+   * The fleets declared in the control plane's own stack. May be empty when `fleetDirectory` is given
+   * (every fleet is then in another stack).
+   */
   readonly fleets: FleetRuntimeEntry[];
   /** Present when the control plane has a webhook endpoint. */
   readonly webhook?: WebhookRuntimeConfig;
+  /**
+   * The path (starting and ending with `/`) of the SSM parameters through which fleets of other stacks
+   * join: one String parameter per fleet, named `<path><fleet name>`, whose value is the fleet's entry as
+   * JSON (the wire form of {@link FleetRuntimeEntry}). The functions read them by path and serve them
+   * beside `fleets`. Absent: every fleet is in `fleets`.
+   */
+  readonly fleetDirectory?: string;
 }
 
 /** The webhook's runtime settings. */
@@ -188,6 +202,10 @@ export interface FleetRuntimeEntry {
    * (SetDesiredCapacity) before publishing the gap that the alarms watch. @default false
    */
   readonly directScaleOut?: boolean;
+  /** The name of the group's launch lifecycle hook. @default LAUNCH_HOOK_NAME */
+  readonly launchHookName?: string;
+  /** The name of the group's terminate lifecycle hook. @default TERMINATE_HOOK_NAME */
+  readonly terminateHookName?: string;
 }
 
 /** Name of the runner registered for an instance: `<fleet name>-<instance id>`. */

@@ -63,6 +63,8 @@ export interface ObjectFieldSpec<T> {
 export interface ObjectListFieldSpec<T> {
   readonly kind: 'objects';
   readonly shape: ShapeSchema<T>;
+  /** The list may be empty when this other field of the parent shape is a string. */
+  readonly emptyWhen?: string;
 }
 
 /** How a field's presence is ruled: absent fields take the default, if any. */
@@ -153,6 +155,9 @@ export const FLEET_ENTRY_SCHEMA: ShapeSchema<FleetRuntimeEntry> = {
     os: { kind: 'string', optional: true, default: 'linux' },
     architecture: { kind: 'string', optional: true, default: 'x64' },
     directScaleOut: { kind: 'boolean', optional: true, default: false },
+    // Absent: the contract's fixed names (LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME), which the functions fall back to.
+    launchHookName: { kind: 'string', optional: true, check: hookNameProblem },
+    terminateHookName: { kind: 'string', optional: true, check: hookNameProblem },
   },
   rules: [
     (f) => (f.fleetLabel && f.labels.length > 0 && !f.labels.some((l) => l.toLowerCase() === f.fleetLabel.toLowerCase())
@@ -177,10 +182,20 @@ export const RUNTIME_CONFIG_SCHEMA: ShapeSchema<FleetRuntimeConfig> = {
   fields: {
     version: { kind: 'literal', value: 1 },
     github: { kind: 'object', shape: GITHUB_SCHEMA },
-    fleets: { kind: 'objects', shape: FLEET_ENTRY_SCHEMA },
+    fleets: { kind: 'objects', shape: FLEET_ENTRY_SCHEMA, emptyWhen: 'fleetDirectory' },
     webhook: { kind: 'object', shape: WEBHOOK_SCHEMA, optional: true },
+    fleetDirectory: {
+      kind: 'string',
+      optional: true,
+      check: (v) => (/^\/[A-Za-z0-9_.\-/]+\/$/.test(v) ? undefined : `expected an SSM parameter path starting and ending with "/", got ${JSON.stringify(v)}`),
+    },
   },
 };
+
+/** A lifecycle hook's name as Auto Scaling allows it. */
+function hookNameProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9\-_/]{1,255}$/.test(value) ? undefined : `expected a lifecycle hook name (letters, digits, - _ /), got ${JSON.stringify(value)}`;
+}
 
 /**
  * The compressed form ({@link CompressedFleetRuntimeConfig}): the one field that travels otherwise than

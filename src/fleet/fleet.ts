@@ -9,13 +9,17 @@ import { Construct } from 'constructs';
 import { GitHubRunnerFleetProps } from './props';
 import { FleetSettings, resolveFleetSettings } from './settings';
 import { bootstrapOptions, fleetRuntimeEntry } from './shapes';
-import { LAUNCH_HOOK_NAME, MetricNames, TagKeys, TERMINATE_HOOK_NAME } from '../contract';
+import { watchStackLimits } from './stack-limits';
+import { MetricNames, TagKeys } from '../contract';
 import { createInstanceRole } from '../instances/instance-role';
 import { createLaunchTemplate } from '../instances/launch-template';
-import { GitHubRunnerControlPlane } from '../lifecycle/control-plane';
+import { GitHubRunnerControlPlane, IGitHubRunnerControlPlane } from '../lifecycle/control-plane';
+import { joinFleetDirectory } from '../lifecycle/fleet-directory';
+import { controlPlaneNames, fleetSecretPrefix } from '../lifecycle/names';
 import { acknowledge } from '../nag';
 import { CapacityScaling } from '../scaling/capacity-scaling';
 import { fleetMetric } from '../scaling/metrics';
+import { fatalMistake, Mistakes } from '../validation';
 
 const FLEET_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
 
@@ -57,7 +61,7 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
   /** Every custom label the runners register with. */
   public readonly labels: string[];
   /** The control plane serving this fleet (shared with the other fleets of its GitHub connection). */
-  public readonly controlPlane: GitHubRunnerControlPlane;
+  public readonly controlPlane: IGitHubRunnerControlPlane;
   /** Registers runners for instances going into service (the control plane's). */
   public readonly registrationFunction: lambda.IFunction;
   /** Removes runners of terminating instances; sweeps orphans (the control plane's). */
@@ -76,28 +80,37 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
 
   constructor(scope: Construct, id: string, props: GitHubRunnerFleetProps) {
     super(scope, id);
+    // Only what construction cannot go on without throws here; every other mistake is recorded, given a
+    // sound fallback, and reported with the others when the app is synthesized.
+    if (!props) {
+      fatalMistake(this, 'props are missing: pass at least { vpc, github, labels }');
+    }
     if (!props.vpc) {
-      throw new Error('vpc is missing: pass the ec2.IVpc the runners run in');
+      fatalMistake(this, 'vpc is missing: pass the ec2.IVpc the runners run in');
     }
     if (!props.github && !props.controlPlane) {
-      throw new Error('github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...), or a GitHubRunnerControlPlane as controlPlane');
+      fatalMistake(this, 'github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...), or a GitHubRunnerControlPlane as controlPlane');
     }
-    if (props.github && props.controlPlane && props.github !== props.controlPlane.github) {
-      throw new Error(`github and controlPlane (${props.controlPlane.node.path}) name different GitHub connections: pass only controlPlane, or the connection the control plane was created with`);
-    }
+    const mistakes = new Mistakes();
+    mistakes.attachTo(this);
+    mistakes.check(!props.github || !props.controlPlane || props.github === props.controlPlane.github,
+      () => `github and controlPlane (${props.controlPlane!.node.path}) name different GitHub connections: pass only controlPlane, or the connection the control plane was created with`);
     this.controlPlane = props.controlPlane ?? GitHubRunnerControlPlane.forConnection(this, props.github!);
-    const settings = resolveFleetSettings(props, { demandSignal: this.controlPlane.hasWebhook });
+    const settings = resolveFleetSettings(props, mistakes, { demandSignal: this.controlPlane.hasWebhook });
     for (const warning of settings.warnings) {
       Annotations.of(this).addWarningV2(`cdk-github-runner-fleet:${warning.id}`, warning.message);
     }
 
-    this.fleetName = props.fleetName ?? Names.uniqueResourceName(this, { maxLength: 32, separator: '-' }).replace(/[^A-Za-z0-9-]/g, '');
-    if (!Token.isUnresolved(this.fleetName) && !FLEET_NAME_PATTERN.test(this.fleetName)) {
-      throw new Error(`fleetName (${JSON.stringify(this.fleetName)}) must be 1-32 letters, digits or hyphens, starting and ending with a letter or digit (e.g. "linux-x64")`);
-    }
+    const generatedName = () => Names.uniqueResourceName(this, { maxLength: 32, separator: '-' }).replace(/[^A-Za-z0-9-]/g, '');
+    const fleetName = props.fleetName ?? generatedName();
+    // A name that is none falls back to the generated one: it names the group, the secrets and the runners.
+    this.fleetName = mistakes.valueOr(fleetName, Token.isUnresolved(fleetName) || FLEET_NAME_PATTERN.test(fleetName),
+      () => `fleetName (${JSON.stringify(fleetName)}) must be 1-32 letters, digits or hyphens, starting and ending with a letter or digit (e.g. "linux-x64")`,
+      generatedName());
     this.fleetLabel = `fleet-${this.fleetName.toLowerCase()}`;
     this.labels = [...settings.labels.filter((l) => l.toLowerCase() !== this.fleetLabel), this.fleetLabel];
-    const secretPrefix = `github-runner-fleet/${this.fleetName}/`;
+    const names = controlPlaneNames(this.controlPlane.controlPlaneId);
+    const secretPrefix = fleetSecretPrefix(names, this.fleetName);
 
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
     if (subnets.subnets.some((s) => props.vpc.publicSubnets.includes(s))) {
@@ -126,12 +139,13 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       machineImage: props.machineImage,
       role,
       securityGroup,
+      onProblem: (message) => mistakes.add(message),
     });
 
     this.autoScalingGroup = this.createGroup(props, settings, subnets);
 
     Tags.of(this.autoScalingGroup).add(TagKeys.CONTROL_PLANE, this.controlPlane.controlPlaneId, { applyToLaunchedInstances: false });
-    this.controlPlane._addFleet(fleetRuntimeEntry(settings, {
+    const entry = fleetRuntimeEntry(settings, {
       fleetName: this.fleetName,
       fleetLabel: this.fleetLabel,
       labels: this.labels,
@@ -140,7 +154,18 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
       autoScalingGroupName: literalGroupName(this.fleetName) ?? this.autoScalingGroup.autoScalingGroupName,
       // Generated at deployment (a token here): the instance agent serves this role's sessions only.
       instanceRoleName: role.roleName,
-    }), { spot: settings.spot !== undefined });
+      launchHookName: names.launchHookName,
+      terminateHookName: names.terminateHookName,
+    });
+    // A control plane of this app takes the fleet (into its functions' environment, or through its fleet
+    // directory from another stack); one imported from another app is joined through its directory.
+    const joined = this.controlPlane instanceof GitHubRunnerControlPlane
+      ? this.controlPlane._addFleet(entry, { spot: settings.spot !== undefined, fleet: this })
+      : joinFleetDirectory(this, names, this.controlPlane.controlPlaneId, entry);
+    if (joined) {
+      // The control plane knows the fleet before its group launches anything.
+      this.autoScalingGroup.node.addDependency(joined);
+    }
     const controlPlane = this.controlPlane;
     this.registrationFunction = controlPlane.registrationFunction;
     this.deregistrationFunction = controlPlane.deregistrationFunction;
@@ -159,6 +184,8 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     });
     this.scaleOutAlarm = scaling.scaleOutAlarm;
     this.scaleInAlarm = scaling.scaleInAlarm;
+    // A stack over CloudFormation's limits (500 resources, 1 MB) is reported at synth, with the fix.
+    watchStackLimits(this);
   }
 
   /** Runners of this fleet online and not running a job (average per minute). */
@@ -247,14 +274,14 @@ export class GitHubRunnerFleet extends Construct implements ec2.IConnectable, ia
     Tags.of(group).add(TagKeys.FLEET, this.fleetName, { applyToLaunchedInstances: true });
 
     group.addLifecycleHook('LaunchHook', {
-      lifecycleHookName: LAUNCH_HOOK_NAME,
+      lifecycleHookName: controlPlaneNames(this.controlPlane.controlPlaneId).launchHookName,
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
       heartbeatTimeout: settings.launchTimeout,
       // An instance that neither registered nor prepared in time is replaced.
       defaultResult: autoscaling.DefaultResult.ABANDON,
     });
     group.addLifecycleHook('TerminateHook', {
-      lifecycleHookName: TERMINATE_HOOK_NAME,
+      lifecycleHookName: controlPlaneNames(this.controlPlane.controlPlaneId).terminateHookName,
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
       // The function completes at once unless the runner is busy; then the sweep sends heartbeats.
       // Three sweeps long, so that a missed sweep does not let a busy runner's instance go.

@@ -2,6 +2,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GitHubRunnerFleetProps } from './props';
 import { wholeInRange } from './validate';
+import { Mistakes } from '../validation';
 
 /** A fleet's spot settings, defaults applied and validated. */
 export interface ResolvedSpot {
@@ -11,38 +12,48 @@ export interface ResolvedSpot {
   readonly capacityRebalance: boolean;
 }
 
-/** The instance types of the fleet: `instanceTypes`, or `instanceType`, or the default; one architecture. */
-export function resolveInstanceTypes(props: GitHubRunnerFleetProps): ec2.InstanceType[] {
+const DEFAULT_INSTANCE_TYPE = ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE);
+
+/**
+ * The instance types of the fleet: `instanceTypes`, or `instanceType`, or the default; one architecture.
+ * Mistakes are recorded; the fallback keeps what can be kept (`instanceType` alone, each type once, the
+ * types of the first one's architecture, at most 40).
+ */
+export function resolveInstanceTypes(props: GitHubRunnerFleetProps, mistakes: Mistakes): ec2.InstanceType[] {
   if (props.instanceType && props.instanceTypes) {
-    throw new Error('instanceType and instanceTypes are both set: give instanceTypes alone (the first is preferred), or instanceType alone');
+    mistakes.add('instanceType and instanceTypes are both set: give instanceTypes alone (the first is preferred), or instanceType alone');
+    return [props.instanceType];
   }
   if (props.instanceTypes) {
-    if (props.instanceTypes.length === 0 || props.instanceTypes.length > 40) {
-      throw new Error(`instanceTypes has ${props.instanceTypes.length} types: give 1 to 40 (the EC2 Auto Scaling limit of a mixed instances policy)`);
+    let types = [...props.instanceTypes];
+    if (!mistakes.check(types.length > 0 && types.length <= 40,
+      `instanceTypes has ${types.length} types: give 1 to 40 (the EC2 Auto Scaling limit of a mixed instances policy)`)) {
+      types = types.length === 0 ? [props.instanceType ?? DEFAULT_INSTANCE_TYPE] : types.slice(0, 40);
     }
-    const names = props.instanceTypes.map((t) => t.toString());
+    const names = types.map((t) => t.toString());
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate) {
-      throw new Error(`instanceTypes lists ${duplicate} twice: list each type once`);
+    if (!mistakes.check(duplicate === undefined, () => `instanceTypes lists ${duplicate} twice: list each type once`)) {
+      types = types.filter((_, i) => names.indexOf(names[i]) === i);
     }
-    const architectures = new Set(props.instanceTypes.map((t) => t.architecture));
-    if (architectures.size > 1) {
-      throw new Error(`instanceTypes mixes architectures (${names.join(', ')}): the image and the runner follow one architecture; `
-        + 'make one fleet for x86_64 and one for arm64 (Graviton)');
+    const architectures = new Set(types.map((t) => t.architecture));
+    if (!mistakes.check(architectures.size <= 1, () => `instanceTypes mixes architectures (${types.map((t) => t.toString()).join(', ')}): `
+      + 'the image and the runner follow one architecture; make one fleet for x86_64 and one for arm64 (Graviton)')) {
+      types = types.filter((t) => t.architecture === types[0].architecture);
     }
-    return [...props.instanceTypes];
+    return types;
   }
-  return [props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.M7I, ec2.InstanceSize.LARGE)];
+  return [props.instanceType ?? DEFAULT_INSTANCE_TYPE];
 }
 
-export function resolveSpot(props: GitHubRunnerFleetProps, maxCapacity: number): ResolvedSpot | undefined {
+/** The spot settings, defaults applied; a value out of range is recorded and replaced by its default. */
+export function resolveSpot(props: GitHubRunnerFleetProps, maxCapacity: number, mistakes: Mistakes): ResolvedSpot | undefined {
   if (!props.spot) {
     return undefined;
   }
-  const onDemandBaseCapacity = props.spot.onDemandBaseCapacity ?? 0;
-  wholeInRange('spot.onDemandBaseCapacity', onDemandBaseCapacity, 0, maxCapacity, `use 0 to ${maxCapacity} (maxCapacity)`);
-  const onDemandPercentageAboveBaseCapacity = props.spot.onDemandPercentageAboveBaseCapacity ?? 0;
-  wholeInRange('spot.onDemandPercentageAboveBaseCapacity', onDemandPercentageAboveBaseCapacity, 0, 100, 'use a percentage from 0 to 100');
+  const onDemandBaseCapacity = wholeInRange(mistakes, 'spot.onDemandBaseCapacity', props.spot.onDemandBaseCapacity ?? 0, 0, maxCapacity,
+    `use 0 to ${maxCapacity} (maxCapacity)`, 0);
+  const onDemandPercentageAboveBaseCapacity = wholeInRange(mistakes, 'spot.onDemandPercentageAboveBaseCapacity',
+    props.spot.onDemandPercentageAboveBaseCapacity ?? 0, 0, 100, 'use a percentage from 0 to 100', 0);
   return {
     onDemandBaseCapacity,
     onDemandPercentageAboveBaseCapacity,

@@ -3,7 +3,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GitHubConnection } from '../github/connection';
 import { RunnerOperatingSystem } from '../instances/operating-system';
-import { GitHubRunnerControlPlane } from '../lifecycle/control-plane';
+import { IGitHubRunnerControlPlane } from '../lifecycle/control-plane';
 
 /** How runners take jobs. */
 export enum RunnerMode {
@@ -149,7 +149,13 @@ export interface RunnerScalingOptions {
   readonly directScaleOut?: boolean;
 }
 
-/** Properties of a {@link GitHubRunnerFleet}. */
+/**
+ * Properties of a {@link GitHubRunnerFleet}.
+ *
+ * A mistake in them (a value out of range, props that contradict each other) does not throw from the
+ * constructor: it is reported when the app is synthesized, together with every other mistake, after the
+ * fleet's construct path. Only a missing `vpc` or `github` (or no props) throws at once.
+ */
 export interface GitHubRunnerFleetProps {
   /** The VPC the runners run in. */
   readonly vpc: ec2.IVpc;
@@ -164,11 +170,13 @@ export interface GitHubRunnerFleetProps {
 
   /**
    * The control plane that registers and removes this fleet's runners and measures them. Pass one you
-   * created to choose its settings (sweep interval, webhook) or to share it explicitly.
+   * created to choose its settings (sweep interval, webhook) or to share it explicitly: from this stack,
+   * from another stack of the app (the fleet then joins through the control plane's fleet directory), or
+   * from another app (`GitHubRunnerControlPlane.fromControlPlaneName`).
    *
    * @default - the control plane of `github` in this stack, created on first use
    */
-  readonly controlPlane?: GitHubRunnerControlPlane;
+  readonly controlPlane?: IGitHubRunnerControlPlane;
 
   /**
    * The runners' custom labels. A job runs on this fleet when its `runs-on` labels are all among these

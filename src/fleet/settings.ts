@@ -1,4 +1,4 @@
-import { Duration, Size, Token } from 'aws-cdk-lib';
+import { Duration, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { resolveInstanceTypes, resolveSpot, ResolvedSpot } from './instance-settings';
@@ -8,6 +8,7 @@ import { durationInRange, wholeInRange } from './validate';
 import { validateLabels } from '../github/names';
 import { HIBERNATION_ROOT_HEADROOM_GIB, hibernationFacts, MAX_HIBERNATION_MEMORY_GIB } from '../instances/hibernation';
 import { RunnerOperatingSystem } from '../instances/operating-system';
+import { Mistakes } from '../validation';
 
 
 /** A warning for legal but risky settings: id (for acknowledgement) and message. */
@@ -73,50 +74,69 @@ export interface FleetContext {
   readonly demandSignal: boolean;
 }
 
-/** Applies defaults and validates; throws an Error naming the prop, the value and the fix. */
-export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: FleetContext = { demandSignal: false }): FleetSettings {
+/**
+ * Applies defaults and validates. A mistake is recorded in `mistakes` (naming the prop, the value and
+ * the fix) and the setting falls back to a sound value (its default, or the value clamped), so that every
+ * mistake is found in one pass and construction can go on. Each prop is checked on its own first; the
+ * checks between props then see the fallbacks, so that one mistake is reported once.
+ */
+export function resolveFleetSettings(
+  props: GitHubRunnerFleetProps,
+  mistakes: Mistakes,
+  context: FleetContext = { demandSignal: false },
+): FleetSettings {
   const warnings: FleetWarning[] = [];
   const labels = [...(props.labels ?? [])];
   if (!labels.some((l) => Token.isUnresolved(l))) {
-    validateLabels('labels', labels);
+    mistakes.attempt(() => validateLabels('labels', labels));
   }
 
-  const instanceTypes = resolveInstanceTypes(props);
+  const instanceTypes = resolveInstanceTypes(props, mistakes);
   const instanceType = instanceTypes[0];
   const operatingSystem = props.operatingSystem ?? RunnerOperatingSystem.AMAZON_LINUX_2023;
-  const rootVolumeGiB = (props.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes();
-  wholeInRange('rootVolumeSize (GiB)', rootVolumeGiB, 8, 16384, 'give a size between 8 GiB and 16 TiB');
+  // Not rounded: a size that is no whole number of GiB is a mistake to report, not an exception.
+  const givenRootGiB = (props.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes({ rounding: SizeRoundingBehavior.NONE });
+  const rootVolumeGiB = wholeInRange(mistakes, 'rootVolumeSize (GiB)', givenRootGiB, 8, 16384, 'give a size between 8 GiB and 16 TiB', 30);
 
   const architecture = runnerArchitecture(instanceType);
-  const { runnerVersion, runnerSha256, runnerDownloadBaseUrl } = resolveRunnerRelease(props, architecture);
+  const { runnerVersion, runnerSha256, runnerDownloadBaseUrl } = resolveRunnerRelease(props, architecture, mistakes);
 
   const mode = props.runnerMode ?? RunnerMode.EPHEMERAL;
   // With only a name, the functions look the group's id up at run time.
-  const runnerGroupId = props.runnerGroupId ?? (props.runnerGroupName !== undefined ? undefined : 1);
+  let runnerGroupId = props.runnerGroupId ?? (props.runnerGroupName !== undefined ? undefined : 1);
   if (runnerGroupId !== undefined) {
-    wholeInRange('runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group');
+    runnerGroupId = wholeInRange(mistakes, 'runnerGroupId', runnerGroupId, 1, Number.MAX_SAFE_INTEGER, 'use 1 for the default group, or the id GitHub shows for your group', 1);
   }
-  if (props.runnerGroupName !== undefined && !Token.isUnresolved(props.runnerGroupName) && !/^\S(.{0,98}\S)?$/.test(props.runnerGroupName)) {
-    throw new Error(`runnerGroupName (${JSON.stringify(props.runnerGroupName)}) is not a runner group name: give the name GitHub shows, 1-100 characters, without leading or trailing spaces`);
+  let runnerGroupName = props.runnerGroupName;
+  if (runnerGroupName !== undefined && !Token.isUnresolved(runnerGroupName) && !/^\S(.{0,98}\S)?$/.test(runnerGroupName)) {
+    mistakes.add(`runnerGroupName (${JSON.stringify(runnerGroupName)}) is not a runner group name: give the name GitHub shows, 1-100 characters, without leading or trailing spaces`);
+    runnerGroupName = undefined;
+    runnerGroupId = runnerGroupId ?? 1;
   }
   if ((props.github ?? props.controlPlane?.github)?.repositoryName && (props.runnerGroupId !== undefined || props.runnerGroupName !== undefined)) {
-    throw new Error('runnerGroupId/runnerGroupName apply to organization and enterprise scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
+    mistakes.add('runnerGroupId/runnerGroupName apply to organization and enterprise scope only: repository runners have no runner group; remove them or use GitHubConnection.organization');
   }
 
-  const minCapacity = props.minCapacity ?? 0;
-  const maxCapacity = props.maxCapacity ?? 10;
-  const idleRunners = props.idleRunners ?? 1;
-  wholeInRange('minCapacity', minCapacity, 0, 10_000, 'use 0 or more');
-  wholeInRange('maxCapacity', maxCapacity, 1, 10_000, 'use 1 or more');
-  wholeInRange('idleRunners', idleRunners, 0, 10_000, 'use 0 or more');
+  // Each on its own first (a value out of range falls back to its default), then against each other on
+  // the results: a comparison with a fallback the user never gave is not reported, only clamped.
+  const maxCapacity = wholeInRange(mistakes, 'maxCapacity', props.maxCapacity ?? 10, 1, 10_000, 'use 1 or more', 10);
+  const maxSound = props.maxCapacity === undefined || maxCapacity === props.maxCapacity;
+  let minCapacity = wholeInRange(mistakes, 'minCapacity', props.minCapacity ?? 0, 0, 10_000, 'use 0 or more', 0);
+  let idleRunners = wholeInRange(mistakes, 'idleRunners', props.idleRunners ?? 1, 0, 10_000, 'use 0 or more', 1);
   if (minCapacity > maxCapacity) {
-    throw new Error(`minCapacity (${minCapacity}) must not exceed maxCapacity (${maxCapacity}): lower minCapacity or raise maxCapacity`);
+    if (maxSound) {
+      mistakes.add(`minCapacity (${minCapacity}) must not exceed maxCapacity (${maxCapacity}): lower minCapacity or raise maxCapacity`);
+    }
+    minCapacity = maxCapacity;
   }
   if (idleRunners > maxCapacity) {
-    throw new Error(`idleRunners (${idleRunners}) must not exceed maxCapacity (${maxCapacity}): lower idleRunners or raise maxCapacity`);
+    if (maxSound) {
+      mistakes.add(`idleRunners (${idleRunners}) must not exceed maxCapacity (${maxCapacity}): lower idleRunners or raise maxCapacity`);
+    }
+    idleRunners = maxCapacity;
   }
   if (minCapacity === 0 && idleRunners === 0 && !context.demandSignal) {
-    throw new Error('minCapacity and idleRunners are both 0, but scaling from zero needs the demand signal of queued jobs: '
+    mistakes.add('minCapacity and idleRunners are both 0, but scaling from zero needs the demand signal of queued jobs: '
       + 'give the control plane a webhook (new GitHubRunnerControlPlane(this, id, { github, webhook: {} }), passed as controlPlane), '
       + 'or set idleRunners (or minCapacity) to 1 or more');
   }
@@ -133,38 +153,33 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     });
   }
 
-  const maxInstanceLifetime = props.maxInstanceLifetime ?? Duration.days(7);
-  const lifetimeSeconds = maxInstanceLifetime.toSeconds();
-  if (lifetimeSeconds < 86_400 || lifetimeSeconds > 31_536_000) {
-    throw new Error(`maxInstanceLifetime (${maxInstanceLifetime.toHumanString()}) must be between 1 day and 365 days (an EC2 Auto Scaling limit): use for example Duration.days(7)`);
+  let maxInstanceLifetime = props.maxInstanceLifetime ?? Duration.days(7);
+  if (!maxInstanceLifetime.isUnresolved()) {
+    const lifetimeSeconds = maxInstanceLifetime.toSeconds({ integral: false });
+    maxInstanceLifetime = mistakes.valueOr(maxInstanceLifetime, lifetimeSeconds >= 86_400 && lifetimeSeconds <= 31_536_000,
+      () => `maxInstanceLifetime (${maxInstanceLifetime.toHumanString()}) must be between 1 day and 365 days (an EC2 Auto Scaling limit): use for example Duration.days(7)`,
+      Duration.days(7));
   }
 
-  const warmPool = resolveWarmPool(props, instanceType, rootVolumeGiB, maxCapacity, warnings);
-  const spot = resolveSpot(props, maxCapacity);
+  const spot = resolveSpot(props, maxSound ? maxCapacity : 10_000, mistakes);
+  const rootVolumeSound = rootVolumeGiB === givenRootGiB;
+  const sizes = { instanceType, maxCapacity, maxSound, rootVolumeGiB: rootVolumeSound ? rootVolumeGiB : undefined };
+  let warmPool = resolveWarmPool(props, sizes, warnings, mistakes);
   if (warmPool && (spot || instanceTypes.length > 1)) {
-    throw new Error(`${spot ? 'spot' : 'instanceTypes (several types)'} cannot be combined with a warm pool: EC2 Auto Scaling keeps no instance of a `
+    mistakes.add(`${spot ? 'spot' : 'instanceTypes (several types)'} cannot be combined with a warm pool: EC2 Auto Scaling keeps no instance of a `
       + 'mixed instances policy (spot, or several instance types) in a warm pool. Set warmPool: { enabled: false } '
       + '(with the control plane\'s webhook, queued jobs still bring their instances in one step), or use one on-demand instanceType');
+    warmPool = undefined;
   }
 
   const scaling = props.scaling ?? {};
-  const period = scaling.period ?? Duration.minutes(1);
-  const periodSeconds = period.toSeconds();
-  if (![10, 20, 30].includes(periodSeconds) && (periodSeconds < 60 || periodSeconds % 60 !== 0)) {
-    throw new Error(`scaling.period (${period.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`);
-  }
-  const demandPeriod = scaling.demandPeriod ?? Duration.seconds(10);
-  const demandSeconds = demandPeriod.toSeconds();
-  if (![10, 20, 30].includes(demandSeconds) && (demandSeconds < 60 || demandSeconds % 60 !== 0)) {
-    throw new Error(`scaling.demandPeriod (${demandPeriod.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`);
-  }
-  const scaleOutEvaluationPeriods = scaling.scaleOutEvaluationPeriods ?? 1;
-  const scaleInEvaluationPeriods = scaling.scaleInEvaluationPeriods ?? 2;
-  wholeInRange('scaling.scaleOutEvaluationPeriods', scaleOutEvaluationPeriods, 1, 100, 'use 1 or more');
-  wholeInRange('scaling.scaleInEvaluationPeriods', scaleInEvaluationPeriods, 1, 100, 'use 1 or more');
-  const estimatedInstanceWarmup = scaling.estimatedInstanceWarmup ?? Duration.seconds(0);
-  durationInRange('scaling.estimatedInstanceWarmup', estimatedInstanceWarmup, 0, 3600, 'use Duration.seconds(0): the capacity gap counts instances on their way already');
-  if (estimatedInstanceWarmup.toSeconds() > 0) {
+  const period = alarmPeriod(mistakes, 'scaling.period', scaling.period, Duration.minutes(1));
+  const demandPeriod = alarmPeriod(mistakes, 'scaling.demandPeriod', scaling.demandPeriod, Duration.seconds(10));
+  const scaleOutEvaluationPeriods = wholeInRange(mistakes, 'scaling.scaleOutEvaluationPeriods', scaling.scaleOutEvaluationPeriods ?? 1, 1, 100, 'use 1 or more', 1);
+  const scaleInEvaluationPeriods = wholeInRange(mistakes, 'scaling.scaleInEvaluationPeriods', scaling.scaleInEvaluationPeriods ?? 2, 1, 100, 'use 1 or more', 2);
+  const estimatedInstanceWarmup = durationInRange(mistakes, 'scaling.estimatedInstanceWarmup', scaling.estimatedInstanceWarmup ?? Duration.seconds(0), 0, 3600,
+    'use Duration.seconds(0): the capacity gap counts instances on their way already', Duration.seconds(0));
+  if (!estimatedInstanceWarmup.isUnresolved() && estimatedInstanceWarmup.toSeconds({ integral: false }) > 0) {
     warnings.push({
       id: 'InstanceWarmup',
       message: `scaling.estimatedInstanceWarmup (${estimatedInstanceWarmup.toHumanString()}) is above 0, but the capacity gap counts instances on their way already: `
@@ -180,12 +195,16 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     });
   }
 
-  const launchTimeout = props.launchTimeout ?? Duration.minutes(15);
-  durationInRange('launchTimeout', launchTimeout, 60, 7200, 'a lifecycle hook heartbeat lasts 30 s to 2 h; give at least a minute for preparation');
-  const drainTimeout = props.drainTimeout ?? Duration.hours(2);
-  durationInRange('drainTimeout', drainTimeout, 0, 48 * 3600, 'a terminating instance can be held for at most 48 hours');
-  const offlineGracePeriod = props.offlineGracePeriod ?? Duration.minutes(15);
-  durationInRange('offlineGracePeriod', offlineGracePeriod, 60, 14 * 86_400, 'use between 1 minute and 14 days');
+  const launchTimeout = durationInRange(mistakes, 'launchTimeout', props.launchTimeout ?? Duration.minutes(15), 60, 7200,
+    'a lifecycle hook heartbeat lasts 30 s to 2 h; give at least a minute for preparation', Duration.minutes(15));
+  const drainTimeout = durationInRange(mistakes, 'drainTimeout', props.drainTimeout ?? Duration.hours(2), 0, 48 * 3600,
+    'a terminating instance can be held for at most 48 hours', Duration.hours(2));
+  const offlineGracePeriod = durationInRange(mistakes, 'offlineGracePeriod', props.offlineGracePeriod ?? Duration.minutes(15), 60, 14 * 86_400,
+    'use between 1 minute and 14 days', Duration.minutes(15));
+
+  // The instances install these with the package manager: a name that is none would break the bootstrap.
+  const extraPackages = (props.extraPackages ?? []).filter((pkg) => Token.isUnresolved(pkg) || mistakes.check(/^[A-Za-z0-9][A-Za-z0-9+._:=~-]*$/.test(pkg),
+    () => `extraPackages contains ${JSON.stringify(pkg)}: a package name has letters, digits and + . _ : = ~ - only`));
 
   return {
     labels,
@@ -200,7 +219,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     runnerDownloadBaseUrl,
     mode,
     runnerGroupId,
-    runnerGroupName: props.runnerGroupName,
+    runnerGroupName,
     minCapacity,
     maxCapacity,
     idleRunners,
@@ -213,7 +232,7 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
     estimatedInstanceWarmup,
     directScaleOut,
     installDocker: props.installDocker ?? true,
-    extraPackages: [...(props.extraPackages ?? [])],
+    extraPackages,
     extraCommands: [...(props.extraCommands ?? [])],
     blockJobMetadataAccess: props.blockJobMetadataAccess ?? true,
     launchTimeout,
@@ -225,47 +244,63 @@ export function resolveFleetSettings(props: GitHubRunnerFleetProps, context: Fle
 
 function resolveWarmPool(
   props: GitHubRunnerFleetProps,
-  instanceType: ec2.InstanceType,
-  rootVolumeGiB: number,
-  maxCapacity: number,
+  sizes: {
+    readonly instanceType: ec2.InstanceType;
+    readonly maxCapacity: number;
+    /** Whether maxCapacity is the user's (not a fallback): only then is a comparison with it reported. */
+    readonly maxSound: boolean;
+    /** Undefined when the user's size was a mistake (reported already). */
+    readonly rootVolumeGiB?: number;
+  },
   warnings: FleetWarning[],
+  mistakes: Mistakes,
 ): FleetSettings['warmPool'] {
+  const { instanceType, maxCapacity, maxSound, rootVolumeGiB } = sizes;
   const options = props.warmPool ?? {};
   if (options.enabled === false) {
     return undefined;
   }
-  const poolState = options.poolState ?? autoscaling.PoolState.STOPPED;
-  const minSize = options.minSize ?? 0;
-  wholeInRange('warmPool.minSize', minSize, 0, 10_000, 'use 0 or more');
+  let poolState = options.poolState ?? autoscaling.PoolState.STOPPED;
+  let minSize = wholeInRange(mistakes, 'warmPool.minSize', options.minSize ?? 0, 0, 10_000, 'use 0 or more', 0);
   if (minSize > maxCapacity) {
-    throw new Error(`warmPool.minSize (${minSize}) must not exceed maxCapacity (${maxCapacity}): lower warmPool.minSize or raise maxCapacity`);
+    if (maxSound) {
+      mistakes.add(`warmPool.minSize (${minSize}) must not exceed maxCapacity (${maxCapacity}): lower warmPool.minSize or raise maxCapacity`);
+    }
+    minSize = maxCapacity;
   }
-  const prepared = options.maxGroupPreparedCapacity;
+  let prepared = options.maxGroupPreparedCapacity;
   if (prepared !== undefined) {
-    wholeInRange('warmPool.maxGroupPreparedCapacity', prepared, 1, 10_000, 'use 1 or more');
+    prepared = wholeInRange(mistakes, 'warmPool.maxGroupPreparedCapacity', prepared, 1, 10_000, 'use 1 or more', maxCapacity);
     if (prepared > maxCapacity) {
-      throw new Error(`warmPool.maxGroupPreparedCapacity (${prepared}) must not exceed maxCapacity (${maxCapacity}): lower it or raise maxCapacity`);
+      if (maxSound) {
+        mistakes.add(`warmPool.maxGroupPreparedCapacity (${prepared}) must not exceed maxCapacity (${maxCapacity}): lower it or raise maxCapacity`);
+      }
+      prepared = maxCapacity;
     }
     if (prepared < minSize) {
-      throw new Error(`warmPool.maxGroupPreparedCapacity (${prepared}) must not be below warmPool.minSize (${minSize})`);
+      mistakes.add(`warmPool.maxGroupPreparedCapacity (${prepared}) must not be below warmPool.minSize (${minSize})`);
+      prepared = minSize === 0 ? undefined : minSize;
     }
   }
   if (poolState === autoscaling.PoolState.HIBERNATED) {
     const typeName = instanceType.toString();
     const facts = hibernationFacts(typeName);
     if (facts.supported === false) {
-      throw new Error(`warmPool.poolState is HIBERNATED but instanceType (${typeName}) cannot hibernate: use an x86_64 family such as m7i, c7i, r7i or t3, or PoolState.STOPPED`);
-    }
-    if (facts.supported === undefined) {
-      warnings.push({ id: 'HibernationUnverified', message: `warmPool.poolState is HIBERNATED and instanceType (${typeName}) is not in this library's table: check that it can hibernate.` });
-    }
-    if (facts.memoryGiB !== undefined) {
-      if (facts.memoryGiB > MAX_HIBERNATION_MEMORY_GIB) {
-        throw new Error(`warmPool.poolState is HIBERNATED but instanceType (${typeName}) has ${facts.memoryGiB} GiB of memory; AWS hibernates at most ${MAX_HIBERNATION_MEMORY_GIB} GiB: use a smaller size or PoolState.STOPPED`);
+      mistakes.add(`warmPool.poolState is HIBERNATED but instanceType (${typeName}) cannot hibernate: use an x86_64 family such as m7i, c7i, r7i or t3, or PoolState.STOPPED`);
+      poolState = autoscaling.PoolState.STOPPED;
+    } else {
+      if (facts.supported === undefined) {
+        warnings.push({ id: 'HibernationUnverified', message: `warmPool.poolState is HIBERNATED and instanceType (${typeName}) is not in this library's table: check that it can hibernate.` });
       }
-      const needed = Math.ceil(facts.memoryGiB + HIBERNATION_ROOT_HEADROOM_GIB);
-      if (rootVolumeGiB < needed) {
-        throw new Error(`rootVolumeSize (${rootVolumeGiB} GiB) is too small to hibernate ${typeName} (${facts.memoryGiB} GiB of memory): use at least Size.gibibytes(${needed})`);
+      if (facts.memoryGiB !== undefined) {
+        const needed = Math.ceil(facts.memoryGiB + HIBERNATION_ROOT_HEADROOM_GIB);
+        if (facts.memoryGiB > MAX_HIBERNATION_MEMORY_GIB) {
+          mistakes.add(`warmPool.poolState is HIBERNATED but instanceType (${typeName}) has ${facts.memoryGiB} GiB of memory; AWS hibernates at most ${MAX_HIBERNATION_MEMORY_GIB} GiB: use a smaller size or PoolState.STOPPED`);
+          poolState = autoscaling.PoolState.STOPPED;
+        } else if (rootVolumeGiB !== undefined && rootVolumeGiB < needed) {
+          mistakes.add(`rootVolumeSize (${rootVolumeGiB} GiB) is too small to hibernate ${typeName} (${facts.memoryGiB} GiB of memory): use at least Size.gibibytes(${needed})`);
+          poolState = autoscaling.PoolState.STOPPED;
+        }
       }
     }
   }
@@ -273,4 +308,18 @@ function resolveWarmPool(
     warnings.push({ id: 'RunningWarmPool', message: 'warmPool.poolState is RUNNING: warm instances cost as much as instances in service. STOPPED costs only their volumes.' });
   }
   return { poolState, minSize, maxGroupPreparedCapacity: prepared, reuseOnScaleIn: options.reuseOnScaleIn ?? true };
+}
+
+/**
+ * An alarm's period: 10, 20 or 30 seconds or a multiple of 60 (a CloudWatch alarm rule); otherwise a
+ * mistake is recorded and `fallback` (the default) is used.
+ */
+function alarmPeriod(mistakes: Mistakes, prop: string, value: Duration | undefined, fallback: Duration): Duration {
+  const period = value ?? fallback;
+  if (period.isUnresolved()) {
+    return period;
+  }
+  const seconds = period.toSeconds({ integral: false });
+  return mistakes.valueOr(period, [10, 20, 30].includes(seconds) || (seconds >= 60 && seconds % 60 === 0),
+    () => `${prop} (${period.toHumanString()}) must be 10, 20 or 30 seconds or a multiple of 60 seconds (a CloudWatch alarm rule)`, fallback);
 }

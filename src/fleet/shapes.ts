@@ -19,6 +19,8 @@ export interface FleetIdentity {
   readonly secretPrefix: string;
   readonly autoScalingGroupName: string;
   readonly instanceRoleName: string;
+  readonly launchHookName: string;
+  readonly terminateHookName: string;
 }
 
 /** The runner mode as it travels (runtime configuration, instance secret, bootstrap). */
@@ -50,6 +52,8 @@ export function fleetRuntimeEntry(settings: FleetSettings, fleet: FleetIdentity)
     os: 'linux',
     architecture: settings.architecture,
     directScaleOut: settings.directScaleOut,
+    launchHookName: fleet.launchHookName,
+    terminateHookName: fleet.terminateHookName,
   };
 }
 

@@ -2,7 +2,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { RunnerOperatingSystem } from './operating-system';
-import { BootstrapOptions, renderUserData } from './user-data';
+import { BootstrapOptions, renderUserData, userDataSizeProblem } from './user-data';
 
 export interface RunnerLaunchTemplateProps {
   /** What the bootstrap script is given (the fleet maps its settings to it). */
@@ -15,6 +15,8 @@ export interface RunnerLaunchTemplateProps {
   readonly machineImage?: ec2.IMachineImage;
   readonly role: iam.IRole;
   readonly securityGroup: ec2.ISecurityGroup;
+  /** Told what is wrong with the user data (its size), to be reported at synth. */
+  readonly onProblem: (message: string) => void;
 }
 
 /**
@@ -23,12 +25,17 @@ export interface RunnerLaunchTemplateProps {
  * and the bootstrap user data.
  */
 export function createLaunchTemplate(scope: Construct, id: string, props: RunnerLaunchTemplateProps): ec2.LaunchTemplate {
+  const userData = renderUserData(props.bootstrap);
+  const problem = userDataSizeProblem(userData, props.bootstrap.extraCommands);
+  if (problem !== undefined) {
+    props.onProblem(problem);
+  }
   return new ec2.LaunchTemplate(scope, id, {
     machineImage: props.machineImage ?? props.operatingSystem._defaultImage(props.instanceType.architecture),
     instanceType: props.instanceType,
     role: props.role,
     securityGroup: props.securityGroup,
-    userData: ec2.UserData.custom(renderUserData(props.bootstrap)),
+    userData: ec2.UserData.custom(userData),
     requireImdsv2: true,
     httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
     httpPutResponseHopLimit: 1,

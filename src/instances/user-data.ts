@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Token } from 'aws-cdk-lib';
+import { gzipSync } from 'zlib';
+import { Token, Tokenization } from 'aws-cdk-lib';
 import { isSha256, runnerTarballName } from './runner-releases';
 import { shellQuote } from './shell';
 
@@ -132,40 +133,106 @@ export const INSTANCE_PROGRAMS: ReadonlyArray<{ readonly asset: string; readonly
 
 /** Every file the user data writes: path (below the root prefix) → content and mode. */
 export function bootstrapFiles(options: BootstrapOptions): Array<{ path: string; mode: string; content: string }> {
-  const files = [
-    { path: '/etc/runner-fleet/config.env', mode: '0644', content: renderConfigEnv(options) },
-    ...INSTANCE_PROGRAMS.map((p) => ({ path: p.path, mode: p.mode, content: instanceAsset(p.asset) })),
-  ];
+  return [...fleetFiles(options), ...programFiles()];
+}
+
+/** The files that differ from fleet to fleet: the settings and the user's extra commands. */
+function fleetFiles(options: BootstrapOptions): Array<{ path: string; mode: string; content: string }> {
+  const files = [{ path: '/etc/runner-fleet/config.env', mode: '0644', content: renderConfigEnv(options) }];
   if (options.extraCommands.length > 0) {
     files.push({ path: '/opt/runner-fleet/bin/prepare-extra', mode: '0755', content: renderPrepareExtra(options.extraCommands) });
   }
   return files;
 }
 
+/** The programs, the same for every fleet. */
+function programFiles(): Array<{ path: string; mode: string; content: string }> {
+  return INSTANCE_PROGRAMS.map((p) => ({ path: p.path, mode: p.mode, content: instanceAsset(p.asset) }));
+}
+
+/** EC2's limit on user data, in bytes before base64 encoding. */
+export const USER_DATA_LIMIT_BYTES = 16_384;
+
+/** What a value only known at deployment (the agent's URL) is assumed to take in the user data, at most. */
+const TOKEN_ESTIMATE_BYTES = 128;
+
 /**
- * The EC2 user data: writes the runner-fleet programs and a systemd unit that runs the bootstrap at
- * every boot, then starts it. The heredocs are quoted, so nothing in the files is expanded here.
+ * The script that installs the programs (the same for every fleet): each file of assets/instance written
+ * below `$RUNNER_FLEET_ROOT` with its mode. It travels gzipped and base64-encoded in the user data (27 KB
+ * of programs in about 12 KB), so that the user data stays within EC2's 16 KB.
+ */
+export function renderProgramInstaller(): string {
+  return [
+    '#!/bin/bash',
+    '# cdk-github-runner-fleet: writes the runner-fleet programs (the same for every fleet).',
+    'set -euo pipefail',
+    'ROOT="${RUNNER_FLEET_ROOT:-}"',
+    ...heredocs(programFiles()),
+    '',
+  ].join('\n');
+}
+
+/** The program installer as it travels: gzipped (deterministically), base64 in lines of 76 characters. */
+export function packedProgramInstaller(): string {
+  const packed = gzipSync(Buffer.from(renderProgramInstaller(), 'utf8'), { level: 9 }).toString('base64');
+  return packed.match(/.{1,76}/g)!.join('\n');
+}
+
+/**
+ * The EC2 user data: writes the fleet's settings (and extra commands), unpacks and runs the program
+ * installer, and enables a systemd unit that runs the bootstrap at every boot, then starts it. The
+ * heredocs are quoted, so nothing in the files is expanded here.
  */
 export function renderUserData(options: BootstrapOptions): string {
   validateBootstrapOptions(options);
+  const marker = 'RUNNER_FLEET_PROGRAMS';
   const lines = [
     '#!/bin/bash',
     '# cdk-github-runner-fleet: installs the runner bootstrap (see /opt/runner-fleet/bin/bootstrap).',
     'set -euo pipefail',
     'ROOT="${RUNNER_FLEET_ROOT:-}"',
     'mkdir -p "$ROOT/etc/runner-fleet" "$ROOT/opt/runner-fleet/bin" "$ROOT/etc/systemd/system" "$ROOT/var/log/runner-fleet" "$ROOT/var/lib/runner-fleet"',
-  ];
-  for (const file of bootstrapFiles(options)) {
-    const marker = uniqueMarker(file.content);
-    lines.push(`cat >"$ROOT${file.path}" <<'${marker}'`, file.content.replace(/\n$/, ''), marker, `chmod ${file.mode} "$ROOT${file.path}"`);
-  }
-  lines.push(
+    ...heredocs(fleetFiles(options)),
+    '# The programs, the same for every fleet: a gzipped installer script.',
+    `base64 -d <<'${marker}' | gzip -dc | RUNNER_FLEET_ROOT="$ROOT" bash -s`,
+    packedProgramInstaller(),
+    marker,
     'systemctl daemon-reload',
     'systemctl enable runner-fleet.service',
     'systemctl start --no-block runner-fleet.service',
     '',
-  );
+  ];
   return lines.join('\n');
+}
+
+/**
+ * What is wrong with the size of a rendered user data, if anything: above EC2's 16 KB, with the figures
+ * and the fix. The fleet reports it at synth with its other mistakes.
+ */
+export function userDataSizeProblem(userData: string, extraCommands: readonly string[]): string | undefined {
+  const bytes = userDataBytes(userData);
+  if (bytes <= USER_DATA_LIMIT_BYTES) {
+    return undefined;
+  }
+  const extra = extraCommands.length === 0 ? 0 : Buffer.byteLength(renderPrepareExtra([...extraCommands]), 'utf8');
+  return `the user data would be about ${bytes} bytes, above EC2's limit of ${USER_DATA_LIMIT_BYTES} bytes `
+    + `(extraCommands take ${extra} of them): `
+    + 'move long extraCommands into a script your instances download, or into the machine image (machineImage)';
+}
+
+/** The size of the user data once deployed, with each deploy-time value counted at its assumed maximum. */
+export function userDataBytes(userData: string): number {
+  const tokens = Tokenization.reverseString(userData).tokens.length;
+  const literal = userData.replace(/\$\{Token\[[^\]]*\]\}/g, '');
+  return Buffer.byteLength(literal, 'utf8') + tokens * TOKEN_ESTIMATE_BYTES;
+}
+
+/** Each file as a quoted heredoc below "$ROOT", then its mode. */
+function heredocs(files: Array<{ path: string; mode: string; content: string }>): string[] {
+  return files.flatMap((file) => {
+    const marker = uniqueMarker(file.content);
+    return [`cat >"$ROOT${file.path}" <<'${marker}'`, file.content.replace(/\n$/, ''), marker, `chmod ${file.mode} "$ROOT${file.path}"`];
+  });
 }
 
 function uniqueMarker(content: string): string {

@@ -7,10 +7,13 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
 import { ASYNC_INVOKE, AsyncInvokeSettings } from './async-invoke';
-import { grantFunctionPermissions, SecretPrefixGrants } from './function-permissions';
+import { joinFleetDirectory } from './fleet-directory';
+import { grantFleetDirectory, grantFunctionPermissions } from './function-permissions';
 import { createInstanceAgent } from './instance-agent';
+import { controlPlaneNames, ControlPlaneNames, PUBLISHED_ATTRIBUTES, PublishedAttribute } from './names';
 import { encodeRuntimeConfig, githubRuntimeConfig } from './runtime-config';
 import { createWebhook, grantJobTable, RunnerWebhookOptions, RunnerWebhookResources } from './webhook';
 import { ENV_FLEET_CONFIG, FleetRuntimeEntry, GitHubRuntimeConfig, TagKeys, WebhookRuntimeConfig } from '../contract';
@@ -20,6 +23,7 @@ import { IdleMetricFunction } from '../generated/idle-metric-function';
 import { RegistrationFunction } from '../generated/registration-function';
 import { GitHubConnection } from '../github/connection';
 import { acknowledge, NAG_REASONS, nagArn } from '../nag';
+import { fatalMistake, Mistakes } from '../validation';
 
 /** Properties of a {@link GitHubRunnerControlPlane}. */
 export interface GitHubRunnerControlPlaneProps {
@@ -43,6 +47,65 @@ export interface GitHubRunnerControlPlaneProps {
    * (a fleet whose runners are all busy is doubled)
    */
   readonly webhook?: RunnerWebhookOptions;
+
+  /**
+   * A name for the control plane, unique in its account and region, by which fleets of other apps
+   * import it (`GitHubRunnerControlPlane.fromControlPlaneName`). It becomes the control plane's id (the
+   * `github-runner-fleet:control-plane` tag of its groups) and the root of its SSM parameters: a named
+   * control plane publishes its functions' ARNs and its instance agent's URL below
+   * `/github-runner-fleet/<name>/control-plane/`, and its functions always read the fleet directory.
+   * 1 to 64 letters, digits and hyphens, starting with a letter.
+   *
+   * @default - no name: the id is derived from the construct path, and only fleets of this app can join
+   */
+  readonly controlPlaneName?: string;
+}
+
+/**
+ * A control plane as a fleet uses it: one created in this app (`GitHubRunnerControlPlane`), or one of
+ * another app imported by name (`GitHubRunnerControlPlane.fromControlPlaneName`).
+ */
+export interface IGitHubRunnerControlPlane extends IConstruct {
+  /** The GitHub connection of every fleet of this control plane. */
+  readonly github: GitHubConnection;
+  /** How often the sweep runs (a fleet's terminate hook lasts three sweeps). */
+  readonly sweepInterval: Duration;
+  /** Whether the control plane has a webhook: its fleets then scale on their queued jobs within seconds. */
+  readonly hasWebhook: boolean;
+  /** The value of the `github-runner-fleet:control-plane` tag on its fleets' groups; the names of their hooks, secrets and directory entries derive from it. */
+  readonly controlPlaneId: string;
+  /** Registers runners for instances going into service. */
+  readonly registrationFunction: lambda.IFunction;
+  /** Removes runners of terminating instances; sweeps orphans. */
+  readonly deregistrationFunction: lambda.IFunction;
+  /** Publishes the idle, busy and offline runner counts of every fleet every minute. */
+  readonly idleMetricFunction: lambda.IFunction;
+  /** The instance agent, the instances' only way to Auto Scaling (for themselves). */
+  readonly instanceAgentFunction: lambda.IFunction;
+  /** The instance agent's Function URL (AWS_IAM auth). */
+  readonly instanceAgentUrl: string;
+  /** Events the functions could not take after retries. */
+  readonly deadLetterQueue: sqs.IQueue;
+}
+
+/** A control plane of another app, as {@link GitHubRunnerControlPlane.fromControlPlaneName} imports it. */
+export interface GitHubRunnerControlPlaneAttributes {
+  /** The `controlPlaneName` the control plane was created with. */
+  readonly controlPlaneName: string;
+  /** The GitHub connection the control plane was created with (the same scope, owner and credentials secret). */
+  readonly github: GitHubConnection;
+  /**
+   * Whether the control plane has a webhook (the fleets' scaling settings follow it).
+   *
+   * @default false
+   */
+  readonly webhook?: boolean;
+  /**
+   * The control plane's sweep interval.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly sweepInterval?: Duration;
 }
 
 /**
@@ -66,7 +129,7 @@ export interface GitHubRunnerControlPlaneProps {
  * new GitHubRunnerFleet(this, 'X64', { vpc, controlPlane, labels: ['linux', 'x64'] });
  * new GitHubRunnerFleet(this, 'Arm64', { vpc, controlPlane, labels: ['linux', 'arm64'], instanceType: new ec2.InstanceType('m7g.large') });
  */
-export class GitHubRunnerControlPlane extends Construct {
+export class GitHubRunnerControlPlane extends Construct implements IGitHubRunnerControlPlane {
   /**
    * The control plane fleets with this connection share in the stack of `scope`, created on first use
    * at the stack's top level.
@@ -99,6 +162,20 @@ export class GitHubRunnerControlPlane extends Construct {
     const plane = new GitHubRunnerControlPlane(stack, id, { github });
     plane.connectionKey = key;
     return plane;
+  }
+
+  /**
+   * A control plane of another app, by the `controlPlaneName` it was created with: fleets given it as
+   * `controlPlane` join its fleet directory, and find its functions and instance agent through the
+   * parameters it publishes (resolved at deployment, in the fleet's stack). Deploy the control plane
+   * first; fleets and control plane should come from the same version of this library.
+   *
+   * @param scope the construct to import into
+   * @param id its id
+   * @param attributes the name and the settings the control plane was created with
+   */
+  public static fromControlPlaneName(scope: Construct, id: string, attributes: GitHubRunnerControlPlaneAttributes): IGitHubRunnerControlPlane {
+    return new ImportedControlPlane(scope, id, attributes);
   }
 
   /** The GitHub connection of every fleet of this control plane. */
@@ -142,23 +219,38 @@ export class GitHubRunnerControlPlane extends Construct {
 
   /** For a control plane created by {@link forConnection}: what identifies its connection. */
   private connectionKey?: string;
+  /** Mistakes in the props (and between its fleets), reported at synth. */
+  private readonly mistakes = new Mistakes();
+  /** The names this control plane gives its fleets' hooks, secrets and directory entries. */
+  private readonly names: ControlPlaneNames;
+  /** The fleets of this control plane's own stack: they travel in the functions' environment. */
   private readonly fleets: FleetRuntimeEntry[] = [];
-  private readonly launchRule: events.Rule;
-  private readonly terminateRule: events.Rule;
-  private readonly secretGrants: SecretPrefixGrants;
+  /** The names of the fleets of other stacks: each joined through a parameter of the fleet directory. */
+  private readonly remoteFleets: string[] = [];
+  /** The entries of the fleets of other stacks (for the overlap warning only; they travel as parameters). */
+  private readonly remoteEntries: FleetRuntimeEntry[] = [];
+  private readonly functionsReadingDirectory: lambda.IFunction[];
+  /** Whether the functions read the fleet directory (a fleet of another stack joined, or the control plane is named). */
+  private readsDirectory = false;
   private readonly githubConfig: GitHubRuntimeConfig;
   /** Spot interruption warnings reach the deregistration function (created with the first spot fleet). */
   private spotRule?: events.Rule;
 
   constructor(scope: Construct, id: string, props: GitHubRunnerControlPlaneProps) {
     super(scope, id);
+    // Only a missing connection throws here; other mistakes are reported with all others at synth.
     if (!props || !props.github) {
-      throw new Error('GitHubRunnerControlPlane: github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...)');
+      fatalMistake(this, 'GitHubRunnerControlPlane: github is missing: pass GitHubConnection.organization(...) or GitHubConnection.repository(...)');
     }
+    this.mistakes.attachTo(this);
     this.github = props.github;
-    this.sweepInterval = props.sweepInterval ?? Duration.minutes(5);
-    validateSweepInterval(this.sweepInterval);
-    this.controlPlaneId = Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
+    this.sweepInterval = validSweepInterval(props.sweepInterval ?? Duration.minutes(5), this.mistakes);
+    // A name that cannot be one is reported at synth; the id derived from the path stands in meanwhile.
+    const chosenName = props.controlPlaneName === undefined ? undefined
+      : this.mistakes.valueOr<string | undefined>(props.controlPlaneName, controlPlaneNameProblem(props.controlPlaneName, 'controlPlaneName') === undefined,
+        () => controlPlaneNameProblem(props.controlPlaneName!, 'controlPlaneName')!, undefined);
+    this.controlPlaneId = chosenName ?? Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
+    this.names = controlPlaneNames(this.controlPlaneId);
     this.githubConfig = githubRuntimeConfig(props.github);
 
     const deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -176,7 +268,13 @@ export class GitHubRunnerControlPlane extends Construct {
     };
     const environment = {
       [ENV_FLEET_CONFIG]: Lazy.string({
-        produce: () => encodeRuntimeConfig(this, { version: 1, github: this.githubConfig, fleets: this.fleets, webhook: webhookConfig() }),
+        produce: () => encodeRuntimeConfig(this, {
+          version: 1,
+          github: this.githubConfig,
+          fleets: this.fleets,
+          webhook: webhookConfig(),
+          fleetDirectory: this.readsDirectory ? this.names.fleetDirectory : undefined,
+        }),
       }),
     };
     const functionProps = (name: string, description: string, timeout: Duration, asyncInvoke: AsyncInvokeSettings) => ({
@@ -202,7 +300,7 @@ export class GitHubRunnerControlPlane extends Construct {
     this.deregistrationFunction = deregistration;
     this.idleMetricFunction = idleMetric;
     if (props.webhook) {
-      webhook = createWebhook(this, props.webhook, environment);
+      webhook = createWebhook(this, props.webhook, environment, this.mistakes);
       // The minute tick reconciles queued jobs and runs the capacity controller on the queues.
       grantJobTable(webhook.table, idleMetric);
       this.webhookUrl = webhook.url;
@@ -219,18 +317,31 @@ export class GitHubRunnerControlPlane extends Construct {
     this.instanceAgentFunction = agent.function;
     this.instanceAgentUrl = agent.url.url;
 
-    this.secretGrants = grantFunctionPermissions({ registration, deregistration, idleMetric, webhook: webhook?.function }, groupCondition);
+    // One prefix for every fleet's secrets: the grants do not grow with the fleets.
+    grantFunctionPermissions({ registration, deregistration, idleMetric, webhook: webhook?.function }, groupCondition)
+      .addSecretPrefix(this.names.secretPrefix);
+    this.functionsReadingDirectory = [registration, deregistration, idleMetric, agent.function, ...(webhook ? [webhook.function] : [])];
 
     const target = (fn: lambda.IFunction) => this.target(fn);
-    // The group names are added to both patterns as fleets join.
-    this.launchRule = new events.Rule(this, 'LaunchRule', {
+    // The rules match the hooks this control plane names, not the fleets' groups: they stay the same as
+    // fleets join, in this stack or in others (an event pattern allows 2,048 characters).
+    new events.Rule(this, 'LaunchRule', {
       description: 'Runner instances going into service: register a runner',
-      eventPattern: { source: ['aws.autoscaling'], detailType: ['EC2 Instance-launch Lifecycle Action'] },
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: ['EC2 Instance-launch Lifecycle Action'],
+        // Launches into the warm pool are prepared and completed by the instance itself.
+        detail: { LifecycleHookName: [this.names.launchHookName], Destination: ['AutoScalingGroup'] },
+      },
       targets: [target(registration)],
     });
-    this.terminateRule = new events.Rule(this, 'TerminateRule', {
+    new events.Rule(this, 'TerminateRule', {
       description: 'Runner instances terminating or returning to the warm pool: remove the runner',
-      eventPattern: { source: ['aws.autoscaling'], detailType: ['EC2 Instance-terminate Lifecycle Action'] },
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: ['EC2 Instance-terminate Lifecycle Action'],
+        detail: { LifecycleHookName: [this.names.terminateHookName] },
+      },
       targets: [target(deregistration)],
     });
     new events.Rule(this, 'SweepSchedule', {
@@ -244,8 +355,22 @@ export class GitHubRunnerControlPlane extends Construct {
       targets: [target(idleMetric)],
     });
 
+    if (props.controlPlaneName !== undefined) {
+      // Fleets of other apps may join at any time: the functions read the directory, spot warnings reach them.
+      this.readFleetDirectory();
+      this.addSpotRule();
+      this.publish({
+        'agent-url': this.instanceAgentUrl,
+        'agent-function-arn': agent.function.functionArn,
+        'registration-function-arn': registration.functionArn,
+        'deregistration-function-arn': deregistration.functionArn,
+        'idle-metric-function-arn': idleMetric.functionArn,
+        'dead-letter-queue-arn': deadLetterQueue.queueArn,
+      });
+    }
+
     this.node.addValidation({
-      validate: () => this.fleets.length === 0
+      validate: () => props.controlPlaneName === undefined && this.fleets.length + this.remoteFleets.length === 0
         ? [`GitHubRunnerControlPlane ${this.node.path} serves no fleet: pass it to a GitHubRunnerFleet as controlPlane, or remove it`]
         : [],
     });
@@ -256,6 +381,7 @@ export class GitHubRunnerControlPlane extends Construct {
       ['AwsSolutions-L1', NAG_REASONS.nodeRuntime],
       [`AwsSolutions-IAM5[Resource::${nagArn('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*')}]`, NAG_REASONS.groupPattern],
       ['AwsSolutions-IAM5[Resource::*]', NAG_REASONS.describeStar],
+      [`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${this.names.secretPrefix}*`)}]`, NAG_REASONS.controlPlaneSecrets],
     ]);
   }
 
@@ -274,41 +400,83 @@ export class GitHubRunnerControlPlane extends Construct {
 
   /** The names of the fleets this control plane serves. */
   public get fleetNames(): string[] {
-    return this.fleets.map((f) => f.name);
+    return [...this.fleets.map((f) => f.name), ...this.remoteFleets];
   }
+
 
   /**
    * Adds a fleet: its lifecycle events, its secrets and its runners become this control plane's.
-   * Called by `GitHubRunnerFleet`.
+   * Called by `GitHubRunnerFleet`. A fleet of another stack (`options.fleet`) joins through the fleet
+   * directory: the parameter it is given is returned (its group should depend on it).
    *
    * @internal
    */
-  public _addFleet(entry: FleetRuntimeEntry, options: { readonly spot?: boolean } = {}): void {
-    if (!Token.isUnresolved(entry.name) && this.fleets.some((f) => f.name === entry.name)) {
-      throw new Error(`fleetName ${JSON.stringify(entry.name)} is used by two fleets of the control plane ${this.node.path}: give each fleet its own fleetName`);
+  public _addFleet(entry: FleetRuntimeEntry, options: { readonly spot?: boolean; readonly fleet?: IConstruct } = {}): IConstruct | undefined {
+    if (!Token.isUnresolved(entry.name) && this.fleetNames.includes(entry.name)) {
+      // Reported at synth with every other mistake; the second fleet of the name is left out.
+      this.mistakes.add(`fleetName ${JSON.stringify(entry.name)} is used by two fleets of the control plane ${this.node.path}: give each fleet its own fleetName`);
+      return undefined;
     }
     const signature = routingSignature(entry);
-    const twin = this.fleets.find((f) => routingSignature(f) === signature);
+    const twin = [...this.fleets, ...this.remoteEntries].find((f) => routingSignature(f) === signature);
     if (twin && !Token.isUnresolved(signature)) {
       Annotations.of(this).addWarningV2('cdk-github-runner-fleet:OverlappingFleets',
         `fleets ${twin.name} and ${entry.name} answer to the same labels (${signature}): a queued job's demand goes to ${twin.name}, `
         + `the first declared, and GitHub gives the job to whichever runner asks first. Give ${entry.name} a label of its own if its jobs are different.`);
     }
-    this.fleets.push(entry);
-    this.launchRule.addEventPattern({
-      // Launches into the warm pool are prepared and completed by the instance itself.
-      detail: { AutoScalingGroupName: [entry.autoScalingGroupName], Destination: ['AutoScalingGroup'] },
-    });
-    this.terminateRule.addEventPattern({ detail: { AutoScalingGroupName: [entry.autoScalingGroupName] } });
-    if (options.spot && !this.spotRule) {
-      this.spotRule = new events.Rule(this, 'SpotInterruptionRule', {
-        description: 'Spot interruption warnings: counted for the fleet of the instance (the instance stops taking jobs itself)',
-        eventPattern: { source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] },
-        targets: [this.target(this.deregistrationFunction)],
+    let joined: IConstruct | undefined;
+    if (options.fleet && Stack.of(options.fleet) !== Stack.of(this)) {
+      joined = this.addRemoteFleet(options.fleet, entry);
+    } else {
+      this.fleets.push(entry);
+    }
+    if (options.spot) {
+      this.addSpotRule();
+    }
+    return joined;
+  }
+
+  /** The attributes fleets of other apps import (see {@link fromControlPlaneName}), as SSM parameters. */
+  private publish(values: Record<PublishedAttribute, string>): void {
+    for (const attribute of PUBLISHED_ATTRIBUTES) {
+      new ssm.StringParameter(this, `Published-${attribute}`, {
+        parameterName: `${this.names.published}${attribute}`,
+        description: `cdk-github-runner-fleet: ${attribute} of control plane ${this.controlPlaneId}, for fleets of other apps`,
+        stringValue: values[attribute],
+        tier: ssm.ParameterTier.STANDARD,
       });
     }
-    this.secretGrants.addSecretPrefix(entry.secretPrefix);
-    acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('secretsmanager', `secret:${entry.secretPrefix}*`)}]`, NAG_REASONS.secretPrefix]]);
+  }
+
+  /** Spot interruption warnings reach the deregistration function (once per control plane). */
+  private addSpotRule(): void {
+    this.spotRule ??= new events.Rule(this, 'SpotInterruptionRule', {
+      description: 'Spot interruption warnings: counted for the fleet of the instance (the instance stops taking jobs itself)',
+      eventPattern: { source: ['aws.ec2'], detailType: ['EC2 Spot Instance Interruption Warning'] },
+      targets: [this.target(this.deregistrationFunction)],
+    });
+  }
+
+  /**
+   * A fleet of another stack joins through a parameter of the fleet directory, in its own stack: nothing of
+   * the fleet's stack (its instance role's generated name) travels into this one, which the fleet's stack
+   * refers to already (the agent's URL): the stacks deploy in that order, with no cycle.
+   */
+  private addRemoteFleet(fleet: IConstruct, entry: FleetRuntimeEntry): IConstruct {
+    this.readFleetDirectory();
+    this.remoteFleets.push(entry.name);
+    this.remoteEntries.push(entry);
+    return joinFleetDirectory(fleet, this.names, this.controlPlaneId, entry);
+  }
+
+  /** The functions serve the fleets of the directory too (once per control plane). */
+  private readFleetDirectory(): void {
+    if (this.readsDirectory) {
+      return;
+    }
+    this.readsDirectory = true;
+    grantFleetDirectory(this.functionsReadingDirectory, this.names.fleetDirectory);
+    acknowledge(this, [[`AwsSolutions-IAM5[Resource::${nagArn('ssm', `parameter${this.names.fleetDirectory}*`)}]`, NAG_REASONS.fleetDirectory]]);
   }
 }
 
@@ -332,13 +500,63 @@ function routingSignature(entry: FleetRuntimeEntry): string {
     .sort().join(', ');
 }
 
-function validateSweepInterval(sweepInterval: Duration): void {
+/** The sweep interval, or the default (5 minutes) with a mistake recorded. */
+function validSweepInterval(sweepInterval: Duration, mistakes: Mistakes): Duration {
   if (Token.isUnresolved(sweepInterval.toSeconds({ integral: false }))) {
-    return;
+    return sweepInterval;
   }
   const seconds = sweepInterval.toSeconds({ integral: false });
-  if (seconds < 60 || seconds > 86_400 || seconds % 60 !== 0) {
-    throw new Error(`sweepInterval (${sweepInterval.toHumanString()}) must be whole minutes between 1 minute and 1 day: an EventBridge schedule has minute resolution`);
+  return mistakes.valueOr(sweepInterval, seconds >= 60 && seconds <= 86_400 && seconds % 60 === 0,
+    () => `sweepInterval (${sweepInterval.toHumanString()}) must be whole minutes between 1 minute and 1 day: an EventBridge schedule has minute resolution`,
+    Duration.minutes(5));
+}
+
+
+/** A control plane of another app: its functions and agent from the parameters it publishes. */
+class ImportedControlPlane extends Construct implements IGitHubRunnerControlPlane {
+  public readonly github: GitHubConnection;
+  public readonly sweepInterval: Duration;
+  public readonly hasWebhook: boolean;
+  public readonly controlPlaneId: string;
+  public readonly registrationFunction: lambda.IFunction;
+  public readonly deregistrationFunction: lambda.IFunction;
+  public readonly idleMetricFunction: lambda.IFunction;
+  public readonly instanceAgentFunction: lambda.IFunction;
+  public readonly instanceAgentUrl: string;
+  public readonly deadLetterQueue: sqs.IQueue;
+
+  constructor(scope: Construct, id: string, attributes: GitHubRunnerControlPlaneAttributes) {
+    super(scope, id);
+    if (!attributes || !attributes.github) {
+      throw new Error(`GitHubRunnerControlPlane.fromControlPlaneName (${this.node.path}): github is missing: pass the connection the control plane was created with`);
+    }
+    const problem = controlPlaneNameProblem(attributes.controlPlaneName, 'controlPlaneName');
+    if (problem !== undefined) {
+      // Every name below derives from it: nothing sensible can stand in.
+      fatalMistake(this, `GitHubRunnerControlPlane.fromControlPlaneName: ${problem}`);
+    }
+    const mistakes = new Mistakes();
+    mistakes.attachTo(this);
+    this.github = attributes.github;
+    this.sweepInterval = validSweepInterval(attributes.sweepInterval ?? Duration.minutes(5), mistakes);
+    this.hasWebhook = attributes.webhook ?? false;
+    this.controlPlaneId = attributes.controlPlaneName;
+    const names = controlPlaneNames(this.controlPlaneId);
+    const value = (attribute: PublishedAttribute) => ssm.StringParameter.valueForStringParameter(this, `${names.published}${attribute}`);
+    const fn = (name: string, attribute: PublishedAttribute) => lambda.Function.fromFunctionAttributes(this, name, {
+      functionArn: value(attribute), sameEnvironment: true, skipPermissions: true,
+    });
+    this.registrationFunction = fn('RegistrationFunction', 'registration-function-arn');
+    this.deregistrationFunction = fn('DeregistrationFunction', 'deregistration-function-arn');
+    this.idleMetricFunction = fn('IdleMetricFunction', 'idle-metric-function-arn');
+    this.instanceAgentFunction = fn('InstanceAgentFunction', 'agent-function-arn');
+    this.instanceAgentUrl = value('agent-url');
+    this.deadLetterQueue = sqs.Queue.fromQueueArn(this, 'DeadLetterQueue', value('dead-letter-queue-arn'));
   }
 }
 
+/** What is wrong with a control plane's name (a tag value, and part of SSM parameter and secret names), if anything. */
+function controlPlaneNameProblem(name: string, prop: string): string | undefined {
+  return !Token.isUnresolved(name) && /^[A-Za-z][A-Za-z0-9-]{0,63}$/.test(name) ? undefined
+    : `${prop} (${JSON.stringify(name)}) must be 1-64 letters, digits or hyphens, starting with a letter, and known at synthesis (e.g. "acme-runners")`;
+}

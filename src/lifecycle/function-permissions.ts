@@ -1,3 +1,4 @@
+import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { autoScalingGroupArnPattern, instanceSecretArnPattern } from '../instances/instance-role';
@@ -11,7 +12,7 @@ export interface ControlPlaneFunctions {
   readonly webhook?: lambda.IFunction;
 }
 
-/** The secret statements whose resources grow as fleets join: each fleet adds its secret prefix. */
+/** The secret statements, given their resources: the control plane's one secret prefix. */
 export interface SecretPrefixGrants {
   addSecretPrefix(secretPrefix: string): void;
 }
@@ -95,4 +96,23 @@ export function grantFunctionPermissions(
   return {
     addSecretPrefix: (secretPrefix) => prefixed.forEach((statement) => statement.addResources(instanceSecretArnPattern(secretPrefix))),
   };
+}
+
+/**
+ * The functions may read the fleet directory: the SSM parameters of the fleets of other stacks, by path
+ * (`GetParametersByPath` is authorized on the path itself; the parameters below it are named for clarity).
+ */
+export function grantFleetDirectory(functions: lambda.IFunction[], directory: string): void {
+  const path = directory.replace(/\/$/, '');
+  const statement = new iam.PolicyStatement({
+    sid: 'ReadFleetDirectory',
+    actions: ['ssm:GetParametersByPath'],
+    resources: [
+      `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${path}`,
+      `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${path}/*`,
+    ],
+  });
+  for (const fn of functions) {
+    fn.addToRolePolicy(statement);
+  }
 }

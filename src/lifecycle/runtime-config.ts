@@ -1,7 +1,7 @@
 import { gzipSync } from 'zlib';
 import { Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { ENV_FLEET_CONFIG, FleetRuntimeConfig, GitHubRuntimeConfig } from '../contract';
+import { ENV_FLEET_CONFIG, FleetRuntimeConfig, FleetRuntimeEntry, GitHubRuntimeConfig } from '../contract';
 import { COMPRESSED_FLEETS, FLEET_ENTRY_SCHEMA, RUNTIME_CONFIG_SCHEMA, ShapeSchema } from '../contract/runtime-schema';
 import { GitHubConnection, GitHubScope } from '../github/connection';
 import { GitHubAuthType } from '../github/credentials';
@@ -64,10 +64,31 @@ export function encodeRuntimeConfig(scope: IConstruct, config: FleetRuntimeConfi
   const bytes = estimatedBytes(scope, estimate) + ENV_FLEET_CONFIG.length;
   if (bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
     throw new Error(`the ${config.fleets.length} fleets of control plane ${scope.node.path} need about ${bytes} bytes of Lambda environment ` +
-      `(the limit is ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}): split the fleets over two GitHubRunnerControlPlane constructs` +
+      `(the limit is ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}): move some fleets into another stack, passing them this control plane as controlPlane `
+      + '(they join through its fleet directory instead of its environment)' +
       (Token.isUnresolved(literalJson) ? ', or use literal fleet names and labels (tokens prevent compression)' : ''));
   }
   return encoded;
+}
+
+/** SSM's limit on a Standard parameter's value. */
+export const PARAMETER_VALUE_LIMIT_BYTES = 4096;
+
+/**
+ * The value of a fleet's parameter in its control plane's fleet directory: the fleet's entry as JSON, in
+ * the wire form the functions decode (src/contract/runtime-schema.ts). Its deploy-time values (the
+ * instance role's generated name) resolve in the fleet's own stack. Throws when it would not fit a
+ * Standard parameter.
+ */
+export function fleetDirectoryValue(scope: IConstruct, entry: FleetRuntimeEntry): string {
+  const wire = toWire(FLEET_ENTRY_SCHEMA, entry, '');
+  const value = Stack.of(scope).toJsonString(wire);
+  const bytes = estimatedBytes(scope, Stack.of(scope).toJsonString(atLongest(wire)));
+  if (bytes > PARAMETER_VALUE_LIMIT_BYTES) {
+    throw new Error(`fleet ${entry.name} (${scope.node.path}) needs about ${bytes} bytes in its control plane's fleet directory `
+      + `(an SSM parameter holds ${PARAMETER_VALUE_LIMIT_BYTES}): use fewer or shorter labels`);
+  }
+  return value;
 }
 
 /**

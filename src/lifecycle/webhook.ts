@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { JobTableSchema } from '../contract/job-table';
 import { WebhookFunction } from '../generated/webhook-function';
 import { acknowledge } from '../nag';
+import { Mistakes } from '../validation';
 
 /** How GitHub reaches the webhook function. */
 export enum WebhookEndpointType {
@@ -90,38 +91,45 @@ export function grantJobTable(table: dynamodb.ITable, fn: lambda.IFunction): voi
   }));
 }
 
-/** Validates the options; throws naming the property, the value and the fix. */
-export function webhookMaxBodyBytes(options: RunnerWebhookOptions): number {
-  const bytes = (options.maxBodySize ?? Size.kibibytes(256)).toBytes();
-  if (Token.isUnresolved(bytes)) {
-    throw new Error('webhook.maxBodySize must be a literal size, e.g. Size.kibibytes(256)');
+/** The default body limit: 256 KiB. */
+const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
+/** `maxBodySize` in bytes; a mistake (naming the property, the value and the fix) is recorded and the default used. */
+export function webhookMaxBodyBytes(options: RunnerWebhookOptions, mistakes: Mistakes): number {
+  const size = options.maxBodySize ?? Size.bytes(DEFAULT_MAX_BODY_BYTES);
+  // A size made of a token cannot be converted to bytes unless it was given in bytes.
+  const bytes = size.isUnresolved() ? undefined : size.toBytes();
+  if (bytes === undefined || Token.isUnresolved(bytes)) {
+    mistakes.add('webhook.maxBodySize must be a literal size, e.g. Size.kibibytes(256)');
+    return DEFAULT_MAX_BODY_BYTES;
   }
-  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > MAX_BODY_BYTES_LIMIT) {
-    throw new Error(`webhook.maxBodySize (${bytes} bytes) must be between 1 KiB and 6 MiB (Lambda's payload limit): use e.g. Size.kibibytes(256)`);
-  }
-  return bytes;
+  return mistakes.valueOr(bytes, Number.isInteger(bytes) && bytes >= 1024 && bytes <= MAX_BODY_BYTES_LIMIT,
+    () => `webhook.maxBodySize (${bytes} bytes) must be between 1 KiB and 6 MiB (Lambda's payload limit): use e.g. Size.kibibytes(256)`,
+    DEFAULT_MAX_BODY_BYTES);
 }
 
-/** Validates `reservedConcurrency`; throws naming the property, the value and the fix. */
-export function webhookReservedConcurrency(options: RunnerWebhookOptions): number {
+/** `reservedConcurrency`; a mistake (naming the property, the value and the fix) is recorded and the default used. */
+export function webhookReservedConcurrency(options: RunnerWebhookOptions, mistakes: Mistakes): number {
   const value = options.reservedConcurrency ?? WEBHOOK_RESERVED_CONCURRENCY;
   if (Token.isUnresolved(value)) {
     return value;
   }
-  if (!Number.isInteger(value) || value < 1 || value > MAX_RESERVED_CONCURRENCY) {
-    throw new Error(`webhook.reservedConcurrency (${value}) must be a whole number from 1 to ${MAX_RESERVED_CONCURRENCY}: `
-      + `use e.g. ${WEBHOOK_RESERVED_CONCURRENCY} (0 would refuse every delivery; Lambda keeps 100 of the account's concurrency unreserved)`);
-  }
-  return value;
+  return mistakes.valueOr(value, Number.isInteger(value) && value >= 1 && value <= MAX_RESERVED_CONCURRENCY,
+    () => `webhook.reservedConcurrency (${value}) must be a whole number from 1 to ${MAX_RESERVED_CONCURRENCY}: `
+      + `use e.g. ${WEBHOOK_RESERVED_CONCURRENCY} (0 would refuse every delivery; Lambda keeps 100 of the account's concurrency unreserved)`,
+    WEBHOOK_RESERVED_CONCURRENCY);
 }
 
 /**
  * Creates the webhook's table, secret, function and endpoint. The function gets its configuration later
- * (the control plane adds the environment variable once all fleets are known).
+ * (the control plane adds the environment variable once all fleets are known). Mistakes in the options
+ * are recorded in `mistakes` (the control plane's, reported at synth).
  */
-export function createWebhook(scope: Construct, options: RunnerWebhookOptions, environment: Record<string, string>): RunnerWebhookResources {
-  const maxBodyBytes = webhookMaxBodyBytes(options);
-  const reservedConcurrency = webhookReservedConcurrency(options);
+export function createWebhook(
+  scope: Construct, options: RunnerWebhookOptions, environment: Record<string, string>, mistakes: Mistakes,
+): RunnerWebhookResources {
+  const maxBodyBytes = webhookMaxBodyBytes(options, mistakes);
+  const reservedConcurrency = webhookReservedConcurrency(options, mistakes);
   const table = new dynamodb.Table(scope, 'WebhookJobs', {
     partitionKey: { name: JobTableSchema.partitionKey, type: dynamodb.AttributeType.STRING },
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,

@@ -1,9 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwactions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
 import { excessSteps, gapSteps, StepPlan } from './step-intervals';
+import { Mistakes } from '../validation';
 
 export interface CapacityScalingProps {
   readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
@@ -42,14 +43,27 @@ export class CapacityScaling extends Construct {
 
   constructor(scope: Construct, id: string, props: CapacityScalingProps) {
     super(scope, id);
+    // A mistake is reported at synth (the fleet's settings have checked these already); the step plans
+    // and the alarms are built on a sound fallback meanwhile.
+    const mistakes = new Mistakes();
+    mistakes.attachTo(this);
+    const whole = (name: string, value: number, min: number, fallback: number) => Token.isUnresolved(value) ? value
+      : mistakes.valueOr(value, Number.isInteger(value) && value >= min, () => `${name} (${value}) must be a whole number >= ${min}`, fallback);
+    const maxCapacity = whole('maxCapacity', props.maxCapacity, 1, 1);
+    props = {
+      ...props,
+      maxCapacity,
+      scaleOutEvaluationPeriods: whole('scaleOutEvaluationPeriods', props.scaleOutEvaluationPeriods, 1, 1),
+      scaleInEvaluationPeriods: whole('scaleInEvaluationPeriods', props.scaleInEvaluationPeriods, 1, 1),
+    };
 
-    this.scaleOutAlarm = this.gapAlarm('CapacityGapHighAlarm', props, gapSteps(props.maxCapacity), {
+    this.scaleOutAlarm = this.gapAlarm('CapacityGapHighAlarm', props, gapSteps(maxCapacity), {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       period: props.scaleOutPeriod,
       evaluationPeriods: props.scaleOutEvaluationPeriods,
       alarmDescription: 'The fleet needs more capacity than it has or has on the way: add the whole gap in one step',
     }, 'ScaleOutAction');
-    this.scaleInAlarm = this.gapAlarm('CapacityGapLowAlarm', props, excessSteps(props.maxCapacity), {
+    this.scaleInAlarm = this.gapAlarm('CapacityGapLowAlarm', props, excessSteps(maxCapacity), {
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       period: props.scaleInPeriod,
       evaluationPeriods: props.scaleInEvaluationPeriods,

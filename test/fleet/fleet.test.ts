@@ -2,9 +2,10 @@ import { CfnElement, Duration, Size } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { failureOf, fleetWith, testStack } from './helpers';
+import { failureOf, fleetWith, synthMistakes, testStack } from './helpers';
 import { GitHubRunnerFleet, RunnerMode, RunnerOperatingSystem } from '../../src';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig, LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../src/contract';
+import { controlPlaneNames } from '../../src/lifecycle/names';
 
 function runtimeConfig(template: Template): FleetRuntimeConfig[] {
   const functions = template.findResources('AWS::Lambda::Function');
@@ -41,17 +42,21 @@ describe('GitHubRunnerFleet: the group', () => {
     expect(subnets.sort()).toEqual(privateIds.sort());
   });
 
-  test('has a launch hook (default ABANDON) and a terminate hook (default CONTINUE) with fixed names', () => {
-    const template = Template.fromStack(fleetWith({ launchTimeout: Duration.minutes(10) }).stack);
+  test('has a launch hook (default ABANDON) and a terminate hook (default CONTINUE), named after the control plane', () => {
+    const { stack, fleet } = fleetWith({ launchTimeout: Duration.minutes(10) });
+    const template = Template.fromStack(stack);
+    const names = controlPlaneNames(fleet.controlPlane.controlPlaneId);
+    expect(names.launchHookName).toMatch(new RegExp(`^${LAUNCH_HOOK_NAME}-[0-9a-f]{8}$`));
+    expect(names.terminateHookName).toBe(names.launchHookName.replace(LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME));
     template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
-      LifecycleHookName: LAUNCH_HOOK_NAME,
+      LifecycleHookName: names.launchHookName,
       LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
       DefaultResult: 'ABANDON',
       HeartbeatTimeout: 600,
       NotificationTargetARN: Match.absent(),
     });
     template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
-      LifecycleHookName: TERMINATE_HOOK_NAME,
+      LifecycleHookName: names.terminateHookName,
       LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
       DefaultResult: 'CONTINUE',
       HeartbeatTimeout: 900,
@@ -130,22 +135,25 @@ describe('GitHubRunnerFleet: the instances', () => {
 
   test('the user data bootstraps the runner version and reads the instance secret prefix', () => {
     // 2.330.1 is not pinned by the library: its digest must be given.
-    const { stack } = fleetWith({ runnerVersion: '2.330.1', runnerSha256: 'ab'.repeat(32) });
+    const { stack, fleet } = fleetWith({ runnerVersion: '2.330.1', runnerSha256: 'ab'.repeat(32) });
     const lt = Object.values(Template.fromStack(stack).findResources('AWS::EC2::LaunchTemplate'))[0] as any;
     const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
     expect(userData).toContain('2.330.1');
     expect(userData).toContain(`RF_RUNNER_SHA256=${'ab'.repeat(32)}`);
-    expect(userData).toContain('github-runner-fleet/linux-x64/');
+    // The fleet's secrets are below its control plane's prefix.
+    expect(userData).toContain(`RF_SECRET_PREFIX=github-runner-fleet/${fleet.controlPlane.controlPlaneId}/linux-x64/`);
   });
 
   test('the instance role reads only the secret tagged with its own instance ARN', () => {
-    Template.fromStack(fleetWith().stack).hasResourceProperties('AWS::IAM::Policy', {
+    const { stack, fleet } = fleetWith();
+    const prefix = `github-runner-fleet/${fleet.controlPlane.controlPlaneId}/linux-x64/`;
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([Match.objectLike({
           Sid: 'ReadOwnRunnerSecret',
           Action: 'secretsmanager:GetSecretValue',
           Condition: { StringEquals: { 'secretsmanager:ResourceTag/github-runner-fleet:instance-arn': '${ec2:SourceInstanceARN}' } },
-          Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:github-runner-fleet/linux-x64/\\*$')])] },
+          Resource: { 'Fn::Join': ['', Match.arrayWith([`:secret:${prefix}*`])] },
         })]),
       },
     });
@@ -166,7 +174,7 @@ describe('GitHubRunnerFleet: the instances', () => {
       Condition: { StringEquals: { 'secretsmanager:ResourceTag/github-runner-fleet:instance-arn': '${ec2:SourceInstanceARN}' } },
       Resource: read.Resource,
     }]);
-    expect(JSON.stringify(read.Resource)).toMatch(/:secret:github-runner-fleet\/linux-x64\/\*"/);
+    expect(JSON.stringify(read.Resource)).toContain(`:secret:github-runner-fleet/${fleet.controlPlane.controlPlaneId}/linux-x64/*"`);
   });
 
   test('the instance role has no Auto Scaling permission: it may invoke the control plane\'s instance agent URL, with IAM auth', () => {
@@ -188,7 +196,8 @@ describe('GitHubRunnerFleet: the instances', () => {
 
 describe('GitHubRunnerFleet: the functions and rules', () => {
   test('four Node.js 22 functions (with the instance agent) share one runtime configuration', () => {
-    const template = Template.fromStack(fleetWith({ runnerMode: RunnerMode.PERSISTENT, runnerGroupId: 3 }).stack);
+    const { stack, fleet } = fleetWith({ runnerMode: RunnerMode.PERSISTENT, runnerGroupId: 3 });
+    const template = Template.fromStack(stack);
     template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs22.x' }, 4);
     const configs = runtimeConfig(template);
     expect(configs).toHaveLength(4);
@@ -200,23 +209,27 @@ describe('GitHubRunnerFleet: the functions and rules', () => {
       labels: ['linux', 'x64', 'fleet-linux-x64'],
       mode: 'persistent',
       runnerGroupId: 3,
-      secretPrefix: 'github-runner-fleet/linux-x64/',
+      secretPrefix: `github-runner-fleet/${fleet.controlPlane.controlPlaneId}/linux-x64/`,
       offlineGraceSeconds: 900,
       drainTimeoutSeconds: 7200,
+      launchHookName: controlPlaneNames(fleet.controlPlane.controlPlaneId).launchHookName,
+      terminateHookName: controlPlaneNames(fleet.controlPlane.controlPlaneId).terminateHookName,
     })]);
   });
 
-  test('lifecycle rules filter by group and (for launches) by destination; every target has retries and a dead-letter queue', () => {
-    const template = Template.fromStack(fleetWith().stack);
+  test('lifecycle rules filter by the control plane\'s hook names and (for launches) by destination; every target has retries and a dead-letter queue', () => {
+    const { stack, fleet } = fleetWith();
+    const template = Template.fromStack(stack);
+    const names = controlPlaneNames(fleet.controlPlane.controlPlaneId);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         'source': ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-launch Lifecycle Action'],
-        'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64'], Destination: ['AutoScalingGroup'] },
+        'detail': { LifecycleHookName: [names.launchHookName], Destination: ['AutoScalingGroup'] },
       },
     });
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { 'detail-type': ['EC2 Instance-terminate Lifecycle Action'], 'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64'] } },
+      EventPattern: { 'detail-type': ['EC2 Instance-terminate Lifecycle Action'], 'detail': { LifecycleHookName: [names.terminateHookName] } },
     });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
@@ -432,8 +445,11 @@ describe('GitHubRunnerFleet: bad input', () => {
     const { stack, vpc, secret } = testStack();
     const { GitHubConnection: Conn, GitHubCredentials: Creds } = jest.requireActual('../../src');
     const github = Conn.repository('acme', 'infra', { credentials: Creds.fromPersonalAccessTokenSecret(secret) });
-    expect(() => new GitHubRunnerFleet(stack, 'Repo', { vpc, github, labels: ['linux'], runnerGroupId: 2 }))
-      .toThrow(/runnerGroupId\/runnerGroupName apply to organization and enterprise scope only/);
+    const fleet = new GitHubRunnerFleet(stack, 'Repo', { vpc, github, labels: ['linux'], runnerGroupId: 2 });
+    expect(synthMistakes(fleet)).toEqual([{
+      path: 'TestStack/Repo',
+      message: expect.stringMatching(/^runnerGroupId\/runnerGroupName apply to organization and enterprise scope only/),
+    }]);
   });
 
   test('a hibernation-capable type with a large enough volume is accepted', () => {

@@ -1,11 +1,12 @@
 import { Lazy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { fleetWith } from './helpers';
+import { failureOf, fleetWith } from './helpers';
 import { GitHubRunnerFleetProps } from '../../src';
 import { DEFAULT_RUNNER_VERSION } from '../../src/fleet/runner-release';
 import { FleetSettings, resolveFleetSettings } from '../../src/fleet/settings';
 import { PINNED_RUNNER_SHA256 } from '../../src/instances/runner-releases';
+import { Mistakes } from '../../src/validation';
 
 const PINNED = PINNED_RUNNER_SHA256[DEFAULT_RUNNER_VERSION];
 const GRAVITON = new ec2.InstanceType('m7g.large');
@@ -13,18 +14,12 @@ const GRAVITON = new ec2.InstanceType('m7g.large');
 const OTHER_DIGEST = '0123456789abcdef'.repeat(4);
 const UNPINNED_VERSION = '2.330.1';
 
-/** The settings of a fleet with defaults except `overrides` (the settings need no construct). */
+/** The settings of a fleet with defaults except `overrides` (the settings need no construct); no mistake. */
 function settingsWith(overrides: Partial<GitHubRunnerFleetProps> = {}): FleetSettings {
-  return resolveFleetSettings({ vpc: {} as ec2.IVpc, labels: ['linux'], ...overrides });
-}
-
-function failureOf(overrides: Partial<GitHubRunnerFleetProps>): string {
-  try {
-    settingsWith(overrides);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error(`expected ${JSON.stringify(overrides)} to be refused`);
+  const mistakes = new Mistakes();
+  const settings = resolveFleetSettings({ vpc: {} as ec2.IVpc, labels: ['linux'], ...overrides }, mistakes);
+  expect(mistakes.messages).toEqual([]);
+  return settings;
 }
 
 /** The launch template's user data as one string (tokens rendered as JSON). */

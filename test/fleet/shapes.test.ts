@@ -1,8 +1,18 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { RunnerMode, RunnerOperatingSystem } from '../../src';
-import { resolveFleetSettings } from '../../src/fleet/settings';
+import { GitHubRunnerFleetProps } from '../../src/fleet/props';
+import { FleetSettings, resolveFleetSettings } from '../../src/fleet/settings';
 import { bootstrapOptions, bootstrapOs, fleetRuntimeEntry, runnerModeValue } from '../../src/fleet/shapes';
+import { Mistakes } from '../../src/validation';
+
+/** The settings of sound props: no mistake recorded. */
+function settingsOf(props: GitHubRunnerFleetProps): FleetSettings {
+  const mistakes = new Mistakes();
+  const settings = resolveFleetSettings(props, mistakes);
+  expect(mistakes.messages).toEqual([]);
+  return settings;
+}
 
 const identity = {
   fleetName: 'linux',
@@ -11,6 +21,8 @@ const identity = {
   secretPrefix: 'github-runner-fleet/linux/',
   autoScalingGroupName: 'github-runner-fleet-linux',
   instanceRoleName: 'Role',
+  launchHookName: 'github-runner-fleet-launch-0a1b2c3d',
+  terminateHookName: 'github-runner-fleet-terminate-0a1b2c3d',
 };
 
 describe('one mapper per shape: settings to runtime entry and bootstrap options', () => {
@@ -20,7 +32,7 @@ describe('one mapper per shape: settings to runtime entry and bootstrap options'
     ['m7g.large', 'arm64'],
     ['t4g.small', 'arm64'],
   ])('%s: the runtime entry and the bootstrap name the same architecture, %s', (instanceType, architecture) => {
-    const settings = resolveFleetSettings({ vpc: undefined as any, labels: ['linux'], instanceType: new ec2.InstanceType(instanceType) });
+    const settings = settingsOf({ vpc: undefined as any, labels: ['linux'], instanceType: new ec2.InstanceType(instanceType) });
     expect(settings.architecture).toBe(architecture);
     expect(fleetRuntimeEntry(settings, identity).architecture).toBe(architecture);
     expect(bootstrapOptions(settings, { secretPrefix: 'p/', agentUrl: 'https://agent' }).architecture).toBe(architecture);
@@ -31,7 +43,7 @@ describe('one mapper per shape: settings to runtime entry and bootstrap options'
     [RunnerMode.PERSISTENT, 'persistent'],
   ])('runner mode %s travels as %s, in the runtime entry and the bootstrap alike', (mode, value) => {
     expect(runnerModeValue(mode)).toBe(value);
-    const settings = resolveFleetSettings({ vpc: undefined as any, labels: ['linux'], runnerMode: mode });
+    const settings = settingsOf({ vpc: undefined as any, labels: ['linux'], runnerMode: mode });
     expect(fleetRuntimeEntry(settings, identity).mode).toBe(value);
     expect(bootstrapOptions(settings, { secretPrefix: 'p/', agentUrl: 'https://agent' }).mode).toBe(value);
   });
@@ -44,7 +56,7 @@ describe('one mapper per shape: settings to runtime entry and bootstrap options'
   });
 
   test('the runtime entry carries every setting the functions use, from the settings', () => {
-    const settings = resolveFleetSettings({
+    const settings = settingsOf({
       vpc: undefined as any,
       labels: ['linux'],
       runnerGroupName: 'Builders',
@@ -69,11 +81,13 @@ describe('one mapper per shape: settings to runtime entry and bootstrap options'
       os: 'linux',
       architecture: 'x64',
       directScaleOut: false,
+      launchHookName: identity.launchHookName,
+      terminateHookName: identity.terminateHookName,
     });
   });
 
   test('the bootstrap options carry the release, the instance programs\' settings and the agent URL', () => {
-    const settings = resolveFleetSettings({ vpc: undefined as any, labels: ['linux'], installDocker: false, extraPackages: ['jq'], launchTimeout: Duration.minutes(10) });
+    const settings = settingsOf({ vpc: undefined as any, labels: ['linux'], installDocker: false, extraPackages: ['jq'], launchTimeout: Duration.minutes(10) });
     expect(bootstrapOptions(settings, { secretPrefix: 'github-runner-fleet/linux/', agentUrl: 'https://agent' })).toEqual({
       os: 'amazon-linux-2023',
       architecture: 'x64',

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
 import * as path from 'path';
+import { gunzipSync } from 'zlib';
 import { Lazy } from 'aws-cdk-lib';
 import fc from 'fast-check';
 import {
@@ -8,7 +9,10 @@ import {
   RUNNING_AS_ROOT, Sandbox, sha256, shellcheck, UNPRIVILEGED_UID, until,
 } from './harness';
 import { shellQuote } from '../../src/instances/shell';
-import { bootstrapFiles, INSTANCE_ASSETS_DIR, INSTANCE_PROGRAMS, renderConfigEnv, renderUserData, runnerDownloadUrl } from '../../src/instances/user-data';
+import {
+  bootstrapFiles, INSTANCE_ASSETS_DIR, INSTANCE_PROGRAMS, packedProgramInstaller, renderConfigEnv, renderProgramInstaller, renderUserData,
+  runnerDownloadUrl, USER_DATA_LIMIT_BYTES, userDataBytes, userDataSizeProblem,
+} from '../../src/instances/user-data';
 
 const variants: Array<ReturnType<typeof defaultOptions>> = [];
 for (const os of ['amazon-linux-2023', 'ubuntu'] as const) {
@@ -80,6 +84,13 @@ function sandboxPerTest(use: (box: Sandbox) => void, check: (box: Sandbox) => vo
   });
 }
 
+/** The program installer a user data carries, unpacked as the instance unpacks it (base64, then gzip). */
+function unpackedInstaller(userData: string): string {
+  const block = /<<'RUNNER_FLEET_PROGRAMS' \| gzip -dc \| RUNNER_FLEET_ROOT="\$ROOT" bash -s\n([A-Za-z0-9+/=\n]+)\nRUNNER_FLEET_PROGRAMS\n/.exec(userData);
+  expect(block).not.toBeNull();
+  return gunzipSync(Buffer.from(block![1].replace(/\n/g, ''), 'base64')).toString('utf8');
+}
+
 /** Run after every program run of a test: no Auto Scaling CLI call, no credential recorded or logged. */
 function assertNoAutoScalingCallNorCredential(box: Sandbox): void {
   const { calls, argv, log } = box.recorded();
@@ -93,6 +104,8 @@ describe('rendered user data: static checks', () => {
       const userData = renderUserData(options);
       expect(bashSyntax(userData)).toBe('');
       expect(shellcheck(userData)).toBe('');
+      expect(bashSyntax(renderProgramInstaller())).toBe('');
+      expect(shellcheck(renderProgramInstaller())).toBe('');
       for (const file of bootstrapFiles(options).filter((f) => !f.path.endsWith('.service'))) {
         expect({ file: file.path, syntax: bashSyntax(file.content) }).toEqual({ file: file.path, syntax: '' });
         expect({ file: file.path, findings: shellcheck(file.content) }).toEqual({ file: file.path, findings: '' });
@@ -100,7 +113,8 @@ describe('rendered user data: static checks', () => {
     });
 
   test.each(variants.map((v, i) => [i, v]))('variant %d: no program calls the Auto Scaling API itself; the only AWS CLI calls read and delete its secret', (_i, options) => {
-    const userData = renderUserData(options);
+    // The user data and the program installer it unpacks.
+    const userData = `${renderUserData(options)}\n${unpackedInstaller(renderUserData(options))}`;
     expect(userData).not.toMatch(/autoscaling\s+[a-z-]+/);
     // Every command word "aws" (not inside another word, e.g. aws-cli or aws:amz) is followed by secretsmanager.
     const awsCommands = userData.split('\n').flatMap((line) => [...line.matchAll(/(?:^|[\s;&|(])aws\s+([a-z0-9-]+)/g)].map((m) => m[1]));
@@ -127,6 +141,34 @@ describe('rendered user data: static checks', () => {
     }
     expect(files.map((f) => f.path).filter((p) => !INSTANCE_PROGRAMS.some((program) => program.path === p)).sort())
       .toEqual(['/etc/runner-fleet/config.env', '/opt/runner-fleet/bin/prepare-extra']);
+  });
+
+  test.each(variants.map((v, i) => [i, v]))('variant %d: the user data is within EC2\'s 16 KB and carries the programs as the one installer every fleet shares', (_i, options) => {
+    const userData = renderUserData(options);
+    expect(userDataBytes(userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    expect(Buffer.byteLength(userData, 'utf8')).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    // Unpacked, the installer is exactly the programs' installer, the same whatever the fleet's settings.
+    expect(unpackedInstaller(userData)).toBe(renderProgramInstaller());
+    expect(userData).toContain(packedProgramInstaller());
+    // No program travels unpacked: the user data itself is the settings and the unpacking only.
+    expect(userData).not.toContain(readFileSync(path.join(INSTANCE_ASSETS_DIR, 'lib.sh'), 'utf8').split('\n').slice(0, 12).join('\n'));
+  });
+
+  test('extra commands that would take the user data over 16 KB are named, with the limit, the figures and the fix', () => {
+    const long = Array.from({ length: 60 }, (_, i) => `echo ${'x'.repeat(60)} ${i}`);
+    const problem = userDataSizeProblem(renderUserData(defaultOptions({ extraCommands: long })), long);
+    expect(problem).toMatch(/^the user data would be about \d+ bytes, above EC2's limit of 16384 bytes \(extraCommands take \d+ of them\): move long extraCommands into a script your instances download, or into the machine image \(machineImage\)$/);
+    const short = long.slice(0, 10);
+    expect(userDataSizeProblem(renderUserData(defaultOptions({ extraCommands: short })), short)).toBeUndefined();
+  });
+
+  test('a deploy-time value counts at its assumed maximum in the size estimate', () => {
+    const literal = renderUserData(defaultOptions({ agentUrl: 'https://a.example/' }));
+    const token = Lazy.string({ produce: () => 'https://a.example/' });
+    const withToken = renderUserData(defaultOptions({ agentUrl: token }));
+    expect(userDataBytes(literal)).toBe(Buffer.byteLength(literal, 'utf8'));
+    // The token is shell-quoted where the literal needs no quotes: 2 bytes more.
+    expect(userDataBytes(withToken)).toBe(Buffer.byteLength(literal, 'utf8') - 'https://a.example/'.length + 128 + 2);
   });
 
   test('config.env carries the tarball\'s SHA-256 (lower case) and the mirror\'s URL when one is given', () => {

@@ -6,7 +6,8 @@ import { unpackFleetConfig } from '../../lambda/adapters/runtime';
 import { parseFleetConfig } from '../../lambda/core/config';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet } from '../../src';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig, FleetRuntimeEntry, TagKeys } from '../../src/contract';
-import { testStack } from '../fleet/helpers';
+import { controlPlaneNames } from '../../src/lifecycle/names';
+import { synthMistakes, testStack } from '../fleet/helpers';
 
 /** The configuration each function receives, with the fleets decompressed when they travel gzipped. */
 function configsOf(template: Template): FleetRuntimeConfig[] {
@@ -60,7 +61,7 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
   test('an explicit control plane serves the fleets it is given', () => {
     const { template, x64, stack } = twoFleets({ explicit: true });
     expect(x64.controlPlane.node.path).toBe('TestStack/Runners');
-    expect(x64.controlPlane.fleetNames).toEqual(['linux-x64', 'linux-arm64']);
+    expect((x64.controlPlane as GitHubRunnerControlPlane).fleetNames).toEqual(['linux-x64', 'linux-arm64']);
     template.resourceCountIs('AWS::Lambda::Function', 4);
     expect(stack.node.tryFindChild('GitHubRunnerControlPlane')).toBeUndefined();
   });
@@ -83,25 +84,38 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const a = new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'a' });
     const b = new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: same, labels: ['b'], fleetName: 'b' });
     expect(b.controlPlane).toBe(a.controlPlane);
-    expect(a.controlPlane.fleetNames).toEqual(['a', 'b']);
+    expect((a.controlPlane as GitHubRunnerControlPlane).fleetNames).toEqual(['a', 'b']);
   });
 
-  test('lifecycle rules match the groups of every fleet; launches only into service', () => {
-    const { template } = twoFleets();
+  test('lifecycle rules match the hooks the control plane names, which every fleet\'s group carries; launches only into service', () => {
+    const { template, x64 } = twoFleets();
+    const names = controlPlaneNames(x64.controlPlane.controlPlaneId);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         'source': ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-launch Lifecycle Action'],
-        'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64', 'github-runner-fleet-linux-arm64'], Destination: ['AutoScalingGroup'] },
+        'detail': { LifecycleHookName: [names.launchHookName], Destination: ['AutoScalingGroup'] },
       },
     });
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         'source': ['aws.autoscaling'],
         'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
-        'detail': { AutoScalingGroupName: ['github-runner-fleet-linux-x64', 'github-runner-fleet-linux-arm64'] },
+        'detail': { LifecycleHookName: [names.terminateHookName] },
       },
     });
+    // Both groups carry both hooks.
+    for (const hook of [names.launchHookName, names.terminateHookName]) {
+      expect(Object.keys(template.findResources('AWS::AutoScaling::LifecycleHook', { Properties: { LifecycleHookName: hook } }))).toHaveLength(2);
+    }
+  });
+
+  test('two control planes in one account name their hooks apart: each rule takes its own fleets\' events only', () => {
+    const ctx = testStack();
+    const a = new GitHubRunnerControlPlane(ctx.stack, 'A', { github: ctx.github });
+    const b = new GitHubRunnerControlPlane(ctx.stack, 'B', { github: ctx.github });
+    expect(controlPlaneNames(a.controlPlaneId).launchHookName).not.toBe(controlPlaneNames(b.controlPlaneId).launchHookName);
+    expect(controlPlaneNames(a.controlPlaneId).secretPrefix).not.toBe(controlPlaneNames(b.controlPlaneId).secretPrefix);
   });
 
   test('the groups carry the control plane tag, and lifecycle actions are allowed only on groups carrying it', () => {
@@ -141,19 +155,23 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     expect(all.filter((s: any) => [s.Action].flat().includes('autoscaling:SetDesiredCapacity'))).toEqual([raise]);
   });
 
-  test('secrets may be written and deleted under every fleet\'s prefix, and no other', () => {
-    const { template } = twoFleets();
+  test('secrets may be written and deleted under the control plane\'s prefix, which holds every fleet\'s, and no other', () => {
+    const { template, x64 } = twoFleets();
+    const id = x64.controlPlane.controlPlaneId;
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
       .flatMap((p: any) => p.Properties.PolicyDocument.Statement)
       .filter((s: any) => ['WriteInstanceSecrets', 'DeleteInstanceSecrets', 'DeleteFailedRegistrationSecrets'].includes(s.Sid));
     expect(statements).toHaveLength(3);
     for (const s of statements) {
-      const suffixes = s.Resource.map((r: any) => r['Fn::Join'][1].at(-1));
-      expect(suffixes).toEqual([':secret:github-runner-fleet/linux-x64/*', ':secret:github-runner-fleet/linux-arm64/*']);
+      expect(s.Resource['Fn::Join'][1].at(-1)).toBe(`:secret:github-runner-fleet/${id}/*`);
+    }
+    // Each fleet's secrets are below that prefix.
+    for (const fleet of configsOf(template)[0].fleets) {
+      expect(fleet.secretPrefix).toBe(`github-runner-fleet/${id}/${fleet.name}/`);
     }
   });
 
-  test('the registration function may delete secrets (a failed registration\'s clean-up) only under the fleets\' prefixes', () => {
+  test('the registration function may delete secrets (a failed registration\'s clean-up) only under the control plane\'s prefix', () => {
     const { template, stack, x64 } = twoFleets();
     const roleId = stack.getLogicalId((x64.registrationFunction.role as any).node.defaultChild);
     const statements = Object.values(template.findResources('AWS::IAM::Policy'))
@@ -163,10 +181,10 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const reachesDelete = (a: string) => new RegExp(`^${a.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test('secretsmanager:DeleteSecret');
     const deletes = statements.filter((s: any) => s.Effect === 'Allow' && [s.Action ?? []].flat().some(reachesDelete));
     expect(deletes.map((s: any) => [s.Sid, s.Action])).toEqual([['DeleteFailedRegistrationSecrets', 'secretsmanager:DeleteSecret']]);
-    const prefixArn = (name: string) => ({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:secret:github-runner-fleet/${name}/*`]],
+    expect(deletes[0].Resource).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' },
+        `:secret:github-runner-fleet/${x64.controlPlane.controlPlaneId}/*`]],
     });
-    expect(deletes[0].Resource).toEqual([prefixArn('linux-x64'), prefixArn('linux-arm64')]);
     expect(deletes[0].Condition).toBeUndefined();
     // The same resources as the statement that lets it write them.
     expect(deletes[0].Resource).toEqual(statements.find((s: any) => s.Sid === 'WriteInstanceSecrets').Resource);
@@ -177,7 +195,7 @@ describe('GitHubRunnerControlPlane: shared by the fleets of a connection', () =>
     const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, sweepInterval: Duration.minutes(10) });
     new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, controlPlane, labels: ['linux'] });
     const template = Template.fromStack(ctx.stack);
-    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { LifecycleHookName: 'github-runner-fleet-terminate', HeartbeatTimeout: 1800 });
+    template.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { LifecycleHookName: controlPlaneNames(controlPlane.controlPlaneId).terminateHookName, HeartbeatTimeout: 1800 });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
   });
 });
@@ -238,14 +256,15 @@ describe('GitHubRunnerControlPlane: many fleets', () => {
     // Random-looking labels do not compress.
     const noise = (i: number) => Array.from({ length: 8 }, (_, j) => ((i * 7919 + j * 104729) ** 3 % 1e12).toString(36).padStart(8, 'q'));
     const { stack } = manyFleets(60, noise);
-    expect(() => Template.fromStack(stack)).toThrow(/the 60 fleets of control plane TestStack\/Runners need about \d+ bytes of Lambda environment \(the limit is 4096\): split the fleets over two GitHubRunnerControlPlane constructs/);
+    expect(() => Template.fromStack(stack)).toThrow(/the 60 fleets of control plane TestStack\/Runners need about \d+ bytes of Lambda environment \(the limit is 4096\): /);
   });
 });
 
 describe('GitHubRunnerControlPlane: bad input', () => {
   test('fails without github', () => {
     const stack = new Stack(new App(), 'S');
-    expect(() => new GitHubRunnerControlPlane(stack, 'Runners', {} as any)).toThrow('GitHubRunnerControlPlane: github is missing');
+    expect(() => new GitHubRunnerControlPlane(stack, 'Runners', {} as any)).toThrow('[S/Runners] GitHubRunnerControlPlane: github is missing');
+    expect(() => new GitHubRunnerControlPlane(stack, 'NoProps', undefined as any)).toThrow('[S/NoProps] GitHubRunnerControlPlane: github is missing');
   });
 
   test.each([
@@ -254,7 +273,11 @@ describe('GitHubRunnerControlPlane: bad input', () => {
     [Duration.days(2), 'sweepInterval (2 days) must be whole minutes between 1 minute and 1 day'],
   ])('fails for sweepInterval %s', (sweepInterval, message) => {
     const ctx = testStack();
-    expect(() => new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, sweepInterval })).toThrow(message);
+    const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, sweepInterval });
+    new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, controlPlane, labels: ['linux'] });
+    expect(synthMistakes(ctx.stack)).toEqual([{ path: 'TestStack/Runners', message: expect.stringContaining(message) }]);
+    // Built on the default meanwhile: the schedule every 5 minutes.
+    expect(controlPlane.sweepInterval.toMinutes()).toBe(5);
   });
 
   test('fails at synth when a control plane serves no fleet', () => {
@@ -266,21 +289,29 @@ describe('GitHubRunnerControlPlane: bad input', () => {
   test('fails when two fleets of one control plane have the same name', () => {
     const ctx = testStack();
     new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: ctx.github, labels: ['a'], fleetName: 'linux' });
-    expect(() => new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: ctx.github, labels: ['b'], fleetName: 'linux' }))
-      .toThrow(/fleetName "linux" is used by two fleets of the control plane TestStack\/GitHubRunnerControlPlane[0-9A-F]{8}: give each fleet its own fleetName/);
+    const b = new GitHubRunnerFleet(ctx.stack, 'B', { vpc: ctx.vpc, github: ctx.github, labels: ['b'], fleetName: 'linux' });
+    expect(synthMistakes(ctx.stack)).toEqual([{
+      path: b.controlPlane.node.path,
+      message: expect.stringMatching(/^fleetName "linux" is used by two fleets of the control plane TestStack\/GitHubRunnerControlPlane[0-9A-F]{8}: give each fleet its own fleetName$/),
+    }]);
   });
 
   test('fails without github and controlPlane', () => {
     const ctx = testStack();
-    expect(() => new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, labels: ['a'] })).toThrow(/github is missing: pass GitHubConnection.organization/);
+    expect(() => new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, labels: ['a'] })).toThrow(/^\[TestStack\/A\] github is missing: pass GitHubConnection.organization/);
   });
 
   test('fails when github and controlPlane name different connections', () => {
     const ctx = testStack();
     const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github });
     const other = GitHubConnection.organization('other', { credentials: GitHubCredentials.fromAppSecret(ctx.secret) });
-    expect(() => new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: other, controlPlane, labels: ['a'] }))
-      .toThrow('github and controlPlane (TestStack/Runners) name different GitHub connections');
+    const fleet = new GitHubRunnerFleet(ctx.stack, 'A', { vpc: ctx.vpc, github: other, controlPlane, labels: ['a'] });
+    // The fleet goes on with the control plane it was given.
+    expect(fleet.controlPlane).toBe(controlPlane);
+    expect(synthMistakes(ctx.stack)).toEqual([{
+      path: 'TestStack/A',
+      message: expect.stringContaining('github and controlPlane (TestStack/Runners) name different GitHub connections'),
+    }]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { App, Duration, Lazy, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -6,13 +6,23 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { GitHubConnection, GitHubCredentials, GitHubRunnerControlPlane, GitHubRunnerFleet, GitHubRunnerFleetProps, RunnerWebhookOptions, WebhookEndpointType } from '../../src';
 import { ENV_FLEET_CONFIG, TagKeys } from '../../src/contract';
 import { WEBHOOK_RESERVED_CONCURRENCY } from '../../src/lifecycle/webhook';
-import { testStack } from '../fleet/helpers';
+import { synthMistakes, testStack } from '../fleet/helpers';
 
-function withWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
+function buildWithWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
   const ctx = testStack();
   const controlPlane = new GitHubRunnerControlPlane(ctx.stack, 'Runners', { github: ctx.github, webhook });
   const runners = new GitHubRunnerFleet(ctx.stack, 'Fleet', { vpc: ctx.vpc, controlPlane, labels: ['linux'], fleetName: 'linux', ...fleet });
-  return { ...ctx, controlPlane, fleet: runners, template: Template.fromStack(ctx.stack) };
+  return { ...ctx, controlPlane, fleet: runners };
+}
+
+function withWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
+  const built = buildWithWebhook(webhook, fleet);
+  return { ...built, template: Template.fromStack(built.stack) };
+}
+
+/** Builds (which must not throw) and returns the mistakes the synth report lists. */
+function mistakesWithWebhook(webhook: RunnerWebhookOptions = {}, fleet: Partial<GitHubRunnerFleetProps> = {}) {
+  return synthMistakes(buildWithWebhook(webhook, fleet).stack);
 }
 
 function literalConfig(fn: any): any {
@@ -77,8 +87,24 @@ describe('GitHubRunnerControlPlane: webhook', () => {
     expect(stack.resolve(controlPlane.webhookUrl)).toEqual({ 'Fn::Join': ['', [expect.anything(), '/webhook']] });
   });
 
+  test('a maxBodySize given as a token is refused at synth: the limit must be known', () => {
+    const maxBodySize = Size.kibibytes(Lazy.number({ produce: () => 256 }));
+    expect(mistakesWithWebhook({ maxBodySize })).toEqual([{ path: 'TestStack/Runners', message: 'webhook.maxBodySize must be a literal size, e.g. Size.kibibytes(256)' }]);
+  });
+
+  test('both webhook mistakes are reported at once, and the webhook is built on the defaults meanwhile', () => {
+    const { stack } = buildWithWebhook({ maxBodySize: Size.bytes(100), reservedConcurrency: 0 });
+    expect(synthMistakes(stack).map((m) => `${m.path}: ${m.message.split(' ')[0]}`))
+      .toEqual(['TestStack/Runners: webhook.maxBodySize', 'TestStack/Runners: webhook.reservedConcurrency']);
+    const fn = stack.node.findAll().find((c) => c.node.path === 'TestStack/Runners/WebhookFunction/Resource') as any;
+    expect(stack.resolve(fn.reservedConcurrentExecutions)).toBe(WEBHOOK_RESERVED_CONCURRENCY);
+  });
+
   test.each([Size.bytes(100), Size.mebibytes(7)])('fails for maxBodySize %s', (maxBodySize) => {
-    expect(() => withWebhook({ maxBodySize })).toThrow(/webhook.maxBodySize \(\d+ bytes\) must be between 1 KiB and 6 MiB/);
+    expect(mistakesWithWebhook({ maxBodySize })).toEqual([{
+      path: 'TestStack/Runners',
+      message: expect.stringMatching(/^webhook.maxBodySize \(\d+ bytes\) must be between 1 KiB and 6 MiB/),
+    }]);
   });
 
   test('cdk-nag: no unacknowledged finding with either endpoint', () => {
@@ -118,8 +144,10 @@ describe('GitHubRunnerControlPlane: the webhook\'s reserved concurrency', () => 
   });
 
   test.each([0, -1, 2.5, 901])('reservedConcurrency %p is refused, naming the prop and the fix', (reservedConcurrency) => {
-    expect(() => withWebhook({ reservedConcurrency }))
-      .toThrow(`webhook.reservedConcurrency (${reservedConcurrency}) must be a whole number from 1 to 900: use e.g. 20`);
+    expect(mistakesWithWebhook({ reservedConcurrency })).toEqual([{
+      path: 'TestStack/Runners',
+      message: expect.stringContaining(`webhook.reservedConcurrency (${reservedConcurrency}) must be a whole number from 1 to 900: use e.g. 20`),
+    }]);
   });
 });
 
@@ -186,8 +214,10 @@ describe('GitHubRunnerFleet with a webhook: the capacity controller on every del
   test('demandPeriod sets the scale-out alarm\'s period; a period CloudWatch refuses fails', () => {
     const { template } = withWebhook({}, { scaling: { demandPeriod: Duration.seconds(30) } });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CapacityGap', ComparisonOperator: 'GreaterThanThreshold', Period: 30 });
-    expect(() => withWebhook({}, { scaling: { demandPeriod: Duration.seconds(15) } }))
-      .toThrow('scaling.demandPeriod (15 seconds) must be 10, 20 or 30 seconds or a multiple of 60 seconds');
+    expect(mistakesWithWebhook({}, { scaling: { demandPeriod: Duration.seconds(15) } })).toEqual([{
+      path: 'TestStack/Fleet',
+      message: expect.stringContaining('scaling.demandPeriod (15 seconds) must be 10, 20 or 30 seconds or a multiple of 60 seconds'),
+    }]);
   });
 
   test('directScaleOut false reaches the webhook function\'s configuration too (as absent)', () => {

@@ -192,9 +192,18 @@ describe('planCall', () => {
     expect(planCall(request, linux)).toEqual(call);
   });
 
-  test('hook names are the fixed ones of the contract', () => {
-    expect(hookName('launch')).toBe('github-runner-fleet-launch');
-    expect(hookName('terminate')).toBe('github-runner-fleet-terminate');
+  test('hook names are the fleet\'s, and the fixed ones of the contract for a fleet that names none', () => {
+    expect(hookName('launch', {})).toBe('github-runner-fleet-launch');
+    expect(hookName('terminate', {})).toBe('github-runner-fleet-terminate');
+    const named = { launchHookName: 'github-runner-fleet-launch-0a1b2c3d', terminateHookName: 'github-runner-fleet-terminate-0a1b2c3d' };
+    expect(hookName('launch', named)).toBe('github-runner-fleet-launch-0a1b2c3d');
+    expect(hookName('terminate', named)).toBe('github-runner-fleet-terminate-0a1b2c3d');
+    const namedCaller = { instanceId: linux.instanceId, fleet: { ...linux.fleet, ...named } };
+    expect(planCall({ action: 'complete', hook: 'terminate', result: 'CONTINUE' }, namedCaller)).toEqual({
+      call: 'completeLifecycleAction',
+      action: { autoScalingGroupName: linux.fleet.autoScalingGroupName, hookName: 'github-runner-fleet-terminate-0a1b2c3d', instanceId: linux.instanceId },
+      result: 'CONTINUE',
+    });
   });
 
   test('property: whatever the body says, the call acts on the caller\'s instance and its fleet\'s group only', () => {

@@ -67,11 +67,12 @@ export function loadFunction(entry: EntryPoint, config: FleetRuntimeConfig, cred
 function tunedHandler(entry: EntryPoint, github: GitHubTuning): LoadedFunction['handler'] {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { lambdaHandler } = require('../../../lambda/adapters/lambda-entry') as typeof import('../../../lambda/adapters/lambda-entry');
+  const { createSecretsPort: secretsPort } = require('../../../lambda/adapters/secrets') as typeof import('../../../lambda/adapters/secrets');
   switch (entry) {
     case 'registration':
-      return lambdaHandler(require('../../../lambda/handlers/registration').createRegistrationHandler, { github });
+      return lambdaHandler(require('../../../lambda/handlers/registration').createRegistrationHandler, { github, secretsPort });
     case 'deregistration':
-      return lambdaHandler(require('../../../lambda/handlers/deregistration').createDeregistrationHandler, { github });
+      return lambdaHandler(require('../../../lambda/handlers/deregistration').createDeregistrationHandler, { github, secretsPort });
     case 'idle-metric': {
       const { createIdleMetricHandler } = require('../../../lambda/handlers/idle-metric');
       return lambdaHandler((deps) => {
