@@ -3,7 +3,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GitHubConnection } from '../github/connection';
 import { RunnerOperatingSystem } from '../instances/operating-system';
-import { IGitHubRunnerControlPlane } from '../lifecycle/control-plane';
+import { IGitHubRunnerControlPlane } from '../lifecycle/control-plane-reference';
 
 /** How runners take jobs. */
 export enum RunnerMode {
