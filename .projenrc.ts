@@ -167,6 +167,11 @@ for (const name of ['registration', 'deregistration', 'idle-metric', 'webhook', 
   });
 }
 
+// The instance agent serves the instance programs of its own release: a copy of assets/instance beside
+// its bundle (src/contract/instance-programs.ts), which each fleet's user data pins by SHA-256.
+project.tasks.tryFind('bundle:lambda/instance-agent.lambda')!.exec(
+  'rm -rf assets/lambda/instance-agent.lambda/programs && cp -R assets/instance assets/lambda/instance-agent.lambda/programs');
+
 // The command line (`npx cdk-github-runner-fleet simulate`): the scaling simulator runs the runtime's real
 // handlers, so it is bundled like them, into assets/cli/main/index.js, and started by bin/.
 project.bundler.addBundle('cli/main.ts', { platform: 'node', target: 'node22', sourcemap: false });

@@ -62,7 +62,9 @@ tar -tzf "$TARBALL" | sed 's#^package/##' | sort >"$WORK/tarball-files.txt"
 unexpected=$(grep -vE '^(lib/.*|assets/.*|bin/.*|\.jsii|README\.md|LICENSE|API\.md|package\.json)$' "$WORK/tarball-files.txt" || true)
 [ -z "$unexpected" ] || fail "the tarball ships files consumers do not use:
 $unexpected"
+# The instance agent serves the programs of its own release: their copy beside its bundle ships too.
 for f in lib/index.js lib/index.d.ts .jsii bin/cdk-github-runner-fleet assets/cli/main/index.js assets/instance/bootstrap.sh \
+  assets/instance/fetch-programs.sh assets/lambda/instance-agent.lambda/programs/{lib,bootstrap}.sh \
   assets/lambda/{registration,deregistration,idle-metric,webhook,instance-agent}.lambda/index.js; do
   grep -qxF "$f" "$WORK/tarball-files.txt" || fail "the tarball lacks $f"
 done

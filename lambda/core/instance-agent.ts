@@ -1,5 +1,6 @@
 import { LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../src/contract';
 import type { FleetRuntimeEntry } from '../../src/contract';
+import type { ServedPrograms } from '../../src/contract/instance-programs';
 import type { InstanceActionOutcome, LifecycleActionRef, LifecycleResult, RuntimeEnvironment, TerminateOutcome } from '../ports';
 
 /**
@@ -112,7 +113,9 @@ export type AgentAction =
   | { readonly action: 'complete'; readonly hook: LifecycleHookKind; readonly result: LifecycleResult }
   | { readonly action: 'leave'; readonly after: 'job' | 'failure' }
   | { readonly action: 'unhealthy' }
-  | { readonly action: 'whoami' };
+  | { readonly action: 'whoami' }
+  /** The program installer of the agent's release, which the instance's user data checks against its pinned digest. */
+  | { readonly action: 'programs' };
 
 export type AgentActionName = AgentAction['action'];
 
@@ -124,6 +127,7 @@ export const ACTION_FIELDS: Readonly<Record<AgentActionName, Readonly<Record<str
   leave: { after: ['job', 'failure'] },
   unhealthy: {},
   whoami: {},
+  programs: {},
 };
 
 export const ACTION_NAMES = Object.keys(ACTION_FIELDS) as AgentActionName[];
@@ -201,6 +205,7 @@ export type AgentCall =
   | { readonly call: 'completeLifecycleAction'; readonly action: LifecycleActionRef; readonly result: LifecycleResult }
   | { readonly call: 'terminateInstance'; readonly instanceId: string; readonly decrements: readonly boolean[] }
   | { readonly call: 'setUnhealthy'; readonly instanceId: string }
+  | { readonly call: 'programs' }
   | { readonly call: 'none' };
 
 /**
@@ -225,15 +230,21 @@ export function planCall(request: AgentAction, caller: VerifiedCaller): AgentCal
       return { call: 'setUnhealthy', instanceId };
     case 'whoami':
       return { call: 'none' };
+    case 'programs':
+      return { call: 'programs' };
   }
 }
 
-/** What a call's outcome means for the caller. `decremented` is the setting a successful leave used. */
+/**
+ * What a call's outcome means for the caller. `decremented` is the setting a successful leave used;
+ * `programs`, what a programs request is served.
+ */
 export function answerFor(
   request: AgentAction,
   caller: VerifiedCaller,
   outcome: boolean | TerminateOutcome | InstanceActionOutcome | 'none',
   decremented?: boolean,
+  programs?: ServedPrograms,
 ): AgentAnswer {
   const id = caller.instanceId;
   const identity = { instanceId: id, fleet: caller.fleet.name };
@@ -275,5 +286,10 @@ export function answerFor(
       };
     case 'unhealthy':
       return { statusCode: 200, message: `${id} is marked unhealthy: the group replaces it`, fields: identity };
+    case 'programs':
+      if (programs === undefined) {
+        return { statusCode: 500, message: 'the agent has no programs to serve', fields: identity };
+      }
+      return { statusCode: 200, message: `the programs ${programs.sha256}`, fields: { ...identity, sha256: programs.sha256, installer: programs.installer } };
   }
 }

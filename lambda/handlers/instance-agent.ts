@@ -1,5 +1,6 @@
 import { describeError } from './deps';
 import type { FleetRuntimeConfig } from '../../src/contract';
+import type { ServedPrograms } from '../../src/contract/instance-programs';
 import { answerFor, groupDecision, parseAgentRequest, planCall, verifyCaller } from '../core/instance-agent';
 import type { AgentAnswer, AgentCall, AgentHttpRequest, VerifiedCaller } from '../core/instance-agent';
 import type { AutoScalingPort, LoggerPort, RuntimeEnvironment, TerminateOutcome } from '../ports';
@@ -12,6 +13,11 @@ export interface InstanceAgentDeps {
   | 'terminateInstance' | 'setUnhealthy'>;
   readonly logger: LoggerPort;
   readonly environment: RuntimeEnvironment;
+  /**
+   * The program installer this agent serves (read from the copy of `assets/instance` beside its bundle,
+   * once): the instances' user data fetches it at their first boot.
+   */
+  readonly programs: () => ServedPrograms;
 }
 
 /**
@@ -40,7 +46,7 @@ export function createInstanceAgentHandler(deps: InstanceAgentDeps): (request: A
   };
 
   /** Makes the call; for a leave, tries each decrement setting until one is not refused at the minimum size. */
-  const perform = async (call: AgentCall): Promise<{ outcome: boolean | TerminateOutcome | 'none'; decremented?: boolean }> => {
+  const perform = async (call: AgentCall): Promise<{ outcome: boolean | TerminateOutcome | 'none'; decremented?: boolean; programs?: ServedPrograms }> => {
     switch (call.call) {
       case 'setInstanceProtection':
         return { outcome: await autoScaling.setInstanceProtection(call.autoScalingGroupName, call.instanceId, call.protected) };
@@ -61,6 +67,8 @@ export function createInstanceAgentHandler(deps: InstanceAgentDeps): (request: A
         }
         return { outcome };
       }
+      case 'programs':
+        return { outcome: 'none', programs: deps.programs() };
       case 'none':
         return { outcome: 'none' };
     }
@@ -91,8 +99,8 @@ export function createInstanceAgentHandler(deps: InstanceAgentDeps): (request: A
           message: `the caller is not a runner instance of this control plane: ${caller.instanceId} is not an instance of the group of fleet ${caller.fleet.name}`,
         }, who);
       }
-      const { outcome, decremented } = await perform(planCall(parsed.request, caller));
-      const answer = answerFor(parsed.request, caller, outcome, decremented);
+      const { outcome, decremented, programs } = await perform(planCall(parsed.request, caller));
+      const answer = answerFor(parsed.request, caller, outcome, decremented, programs);
       const attributes = { ...who, action, statusCode: answer.statusCode, reason: answer.message };
       if (answer.statusCode === 200) {
         logger.info(`Instance agent: ${action} done`, attributes);

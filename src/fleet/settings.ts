@@ -5,7 +5,7 @@ import { resolveInstanceTypes, resolveSpot, ResolvedSpot } from './instance-sett
 import { GitHubRunnerFleetProps, RunnerMode } from './props';
 import { resolveRunnerRelease, runnerArchitecture, RunnerArchitecture } from './runner-release';
 import { durationInRange, wholeInRange } from './validate';
-import { validateLabels } from '../github/names';
+import { labelProblems } from '../github/names';
 import { HIBERNATION_ROOT_HEADROOM_GIB, hibernationFacts, MAX_HIBERNATION_MEMORY_GIB } from '../instances/hibernation';
 import { RunnerOperatingSystem } from '../instances/operating-system';
 import { Mistakes } from '../validation';
@@ -88,7 +88,7 @@ export function resolveFleetSettings(
   const warnings: FleetWarning[] = [];
   const labels = [...(props.labels ?? [])];
   if (!labels.some((l) => Token.isUnresolved(l))) {
-    mistakes.attempt(() => validateLabels('labels', labels));
+    labelProblems('labels', labels).forEach((problem) => mistakes.add(problem));
   }
 
   const instanceTypes = resolveInstanceTypes(props, mistakes);

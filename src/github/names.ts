@@ -90,34 +90,35 @@ export function parseApiUrl(prop: string, value: string): GitHubHost {
 }
 
 /**
- * Throws unless every label is one GitHub accepts for a self-hosted runner.
+ * What is wrong with a runner's labels, every mistake at once ([] when GitHub accepts them all for a
+ * self-hosted runner).
  *
  * GitHub caps labels at 100 per runner; we also refuse commas (config.sh splits on them), whitespace,
  * and names GitHub reserves for its hosted runners' default labels, which would make jobs match
  * wrongly.
  */
-export function validateLabels(prop: string, labels: string[]): void {
+export function labelProblems(prop: string, labels: string[]): string[] {
   if (labels.length === 0) {
-    throw new Error(`${prop} is empty: give at least one label that your workflows' runs-on will name (e.g. ["linux"])`);
+    return [`${prop} is empty: give at least one label that your workflows' runs-on will name (e.g. ["linux"])`];
   }
+  const problems: string[] = [];
   if (labels.length > 90) {
-    throw new Error(`${prop} has ${labels.length} labels: GitHub accepts at most 100 per runner, and the fleet adds its own; use at most 90`);
+    problems.push(`${prop} has ${labels.length} labels: GitHub accepts at most 100 per runner, and the fleet adds its own; use at most 90`);
   }
   const seen = new Set<string>();
   for (const label of labels) {
+    const key = label.toLowerCase();
     if (!/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$/.test(label)) {
-      throw new Error(
+      problems.push(
         `${prop} contains ${JSON.stringify(label)}: a label is 1-100 letters, digits, '.', '_', ':', '+' or '-', `
         + 'starting with a letter or digit, without spaces or commas',
       );
-    }
-    const key = label.toLowerCase();
-    if (key === 'self-hosted') {
-      throw new Error(`${prop} contains "self-hosted": GitHub adds it to every self-hosted runner; remove it`);
-    }
-    if (seen.has(key)) {
-      throw new Error(`${prop} contains ${JSON.stringify(label)} twice (labels are case-insensitive): remove the duplicate`);
+    } else if (key === 'self-hosted') {
+      problems.push(`${prop} contains "self-hosted": GitHub adds it to every self-hosted runner; remove it`);
+    } else if (seen.has(key)) {
+      problems.push(`${prop} contains ${JSON.stringify(label)} twice (labels are case-insensitive): remove the duplicate`);
     }
     seen.add(key);
   }
+  return problems;
 }

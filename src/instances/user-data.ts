@@ -1,16 +1,21 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { gzipSync } from 'zlib';
 import { Token, Tokenization } from 'aws-cdk-lib';
 import { isSha256, runnerTarballName } from './runner-releases';
 import { shellQuote } from './shell';
+import { heredocs, programFiles, programsDigest, renderProgramInstaller, ScriptFile } from '../contract/instance-programs';
 
 /**
  * The instance programs are real files (`assets/instance/*.sh`), which shellcheck and the shell tests
- * read as they are; the user data carries them verbatim, beside one generated file of settings
- * (`config.env`). The folder is found from this module in `src/instances` and in `lib/instances` alike.
+ * read as they are. The instance agent serves them (a copy of the folder ships beside its bundle); the
+ * user data carries only the fleet's settings (`config.env`), the programs' pinned SHA-256 and the
+ * fetching (`fetch-programs.sh`). The folder is found from this module in `src/instances` and in
+ * `lib/instances` alike.
  */
 export const INSTANCE_ASSETS_DIR = path.join(__dirname, '..', '..', 'assets', 'instance');
+
+/** The end of every user data: fetches, checks and runs the program installer. */
+export const FETCH_PROGRAMS_ASSET = 'fetch-programs.sh';
 
 /** An instance program, as shipped. */
 export function instanceAsset(name: string): string {
@@ -106,6 +111,7 @@ export function renderConfigEnv(options: BootstrapOptions): string {
     ['RF_BLOCK_METADATA', String(options.blockJobMetadataAccess)],
     ['RF_IN_SERVICE_TIMEOUT', String(options.inServiceTimeoutSeconds)],
     ['RF_AGENT_URL', options.agentUrl ?? ''],
+    ['RF_PROGRAMS_SHA256', programInstallerSha256()],
   ];
   return [
     '# Written by cdk-github-runner-fleet at deployment; read by /opt/runner-fleet/bin/*.',
@@ -121,23 +127,13 @@ export function renderPrepareExtra(commands: string[]): string {
   return ['#!/bin/bash', '# Extra preparation commands (GitHubRunnerFleet extraCommands), run as root.', 'set -euo pipefail', ...commands, ''].join('\n');
 }
 
-/** The programs the user data installs: where, with which mode, from which file of assets/instance. */
-export const INSTANCE_PROGRAMS: ReadonlyArray<{ readonly asset: string; readonly path: string; readonly mode: string }> = [
-  { asset: 'lib.sh', path: '/opt/runner-fleet/bin/lib.sh', mode: '0644' },
-  { asset: 'bootstrap.sh', path: '/opt/runner-fleet/bin/bootstrap', mode: '0755' },
-  { asset: 'job-event.sh', path: '/opt/runner-fleet/bin/job-event', mode: '0755' },
-  { asset: 'job-started.sh', path: '/opt/runner-fleet/bin/job-started', mode: '0755' },
-  { asset: 'job-completed.sh', path: '/opt/runner-fleet/bin/job-completed', mode: '0755' },
-  { asset: 'runner-fleet.service', path: '/etc/systemd/system/runner-fleet.service', mode: '0644' },
-];
-
-/** Every file the user data writes: path (below the root prefix) → content and mode. */
-export function bootstrapFiles(options: BootstrapOptions): Array<{ path: string; mode: string; content: string }> {
-  return [...fleetFiles(options), ...programFiles()];
+/** Every file an instance of this fleet gets: its settings (and extra commands), then the programs. */
+export function bootstrapFiles(options: BootstrapOptions): ScriptFile[] {
+  return [...fleetFiles(options), ...programFiles(instanceAsset)];
 }
 
 /** The files that differ from fleet to fleet: the settings and the user's extra commands. */
-function fleetFiles(options: BootstrapOptions): Array<{ path: string; mode: string; content: string }> {
+function fleetFiles(options: BootstrapOptions): ScriptFile[] {
   const files = [{ path: '/etc/runner-fleet/config.env', mode: '0644', content: renderConfigEnv(options) }];
   if (options.extraCommands.length > 0) {
     files.push({ path: '/opt/runner-fleet/bin/prepare-extra', mode: '0755', content: renderPrepareExtra(options.extraCommands) });
@@ -145,9 +141,14 @@ function fleetFiles(options: BootstrapOptions): Array<{ path: string; mode: stri
   return files;
 }
 
-/** The programs, the same for every fleet. */
-function programFiles(): Array<{ path: string; mode: string; content: string }> {
-  return INSTANCE_PROGRAMS.map((p) => ({ path: p.path, mode: p.mode, content: instanceAsset(p.asset) }));
+/** The program installer of this release, as the agent serves it (the same for every fleet). */
+export function programInstaller(): string {
+  return renderProgramInstaller(instanceAsset);
+}
+
+/** The SHA-256 of this release's program installer: each fleet's user data pins it. */
+export function programInstallerSha256(): string {
+  return programsDigest(programInstaller());
 }
 
 /** EC2's limit on user data, in bytes before base64 encoding. */
@@ -157,35 +158,13 @@ export const USER_DATA_LIMIT_BYTES = 16_384;
 const TOKEN_ESTIMATE_BYTES = 128;
 
 /**
- * The script that installs the programs (the same for every fleet): each file of assets/instance written
- * below `$RUNNER_FLEET_ROOT` with its mode. It travels gzipped and base64-encoded in the user data (27 KB
- * of programs in about 12 KB), so that the user data stays within EC2's 16 KB.
- */
-export function renderProgramInstaller(): string {
-  return [
-    '#!/bin/bash',
-    '# cdk-github-runner-fleet: writes the runner-fleet programs (the same for every fleet).',
-    'set -euo pipefail',
-    'ROOT="${RUNNER_FLEET_ROOT:-}"',
-    ...heredocs(programFiles()),
-    '',
-  ].join('\n');
-}
-
-/** The program installer as it travels: gzipped (deterministically), base64 in lines of 76 characters. */
-export function packedProgramInstaller(): string {
-  const packed = gzipSync(Buffer.from(renderProgramInstaller(), 'utf8'), { level: 9 }).toString('base64');
-  return packed.match(/.{1,76}/g)!.join('\n');
-}
-
-/**
- * The EC2 user data: writes the fleet's settings (and extra commands), unpacks and runs the program
- * installer, and enables a systemd unit that runs the bootstrap at every boot, then starts it. The
- * heredocs are quoted, so nothing in the files is expanded here.
+ * The EC2 user data: writes the fleet's settings (and extra commands), fetches the programs from the
+ * control plane's instance agent and installs them once their SHA-256 is the pinned one
+ * (`assets/instance/fetch-programs.sh`, verbatim), and enables a systemd unit that runs the bootstrap at
+ * every boot, then starts it. The heredocs are quoted, so nothing in the files is expanded here.
  */
 export function renderUserData(options: BootstrapOptions): string {
   validateBootstrapOptions(options);
-  const marker = 'RUNNER_FLEET_PROGRAMS';
   const lines = [
     '#!/bin/bash',
     '# cdk-github-runner-fleet: installs the runner bootstrap (see /opt/runner-fleet/bin/bootstrap).',
@@ -193,10 +172,7 @@ export function renderUserData(options: BootstrapOptions): string {
     'ROOT="${RUNNER_FLEET_ROOT:-}"',
     'mkdir -p "$ROOT/etc/runner-fleet" "$ROOT/opt/runner-fleet/bin" "$ROOT/etc/systemd/system" "$ROOT/var/log/runner-fleet" "$ROOT/var/lib/runner-fleet"',
     ...heredocs(fleetFiles(options)),
-    '# The programs, the same for every fleet: a gzipped installer script.',
-    `base64 -d <<'${marker}' | gzip -dc | RUNNER_FLEET_ROOT="$ROOT" bash -s`,
-    packedProgramInstaller(),
-    marker,
+    instanceAsset(FETCH_PROGRAMS_ASSET).replace(/\n$/, ''),
     'systemctl daemon-reload',
     'systemctl enable runner-fleet.service',
     'systemctl start --no-block runner-fleet.service',
@@ -225,20 +201,4 @@ export function userDataBytes(userData: string): number {
   const tokens = Tokenization.reverseString(userData).tokens.length;
   const literal = userData.replace(/\$\{Token\[[^\]]*\]\}/g, '');
   return Buffer.byteLength(literal, 'utf8') + tokens * TOKEN_ESTIMATE_BYTES;
-}
-
-/** Each file as a quoted heredoc below "$ROOT", then its mode. */
-function heredocs(files: Array<{ path: string; mode: string; content: string }>): string[] {
-  return files.flatMap((file) => {
-    const marker = uniqueMarker(file.content);
-    return [`cat >"$ROOT${file.path}" <<'${marker}'`, file.content.replace(/\n$/, ''), marker, `chmod ${file.mode} "$ROOT${file.path}"`];
-  });
-}
-
-function uniqueMarker(content: string): string {
-  let marker = 'RUNNER_FLEET_EOF';
-  while (content.split('\n').includes(marker)) {
-    marker += '_';
-  }
-  return marker;
 }

@@ -87,7 +87,7 @@ describe('CloudFormation\'s per-stack limits, checked at synth', () => {
       github: GitHubConnection.organization('acme', { credentials: GitHubCredentials.fromAppSecret(secret) }),
       labels: ['linux'],
       fleetName: 'big',
-      extraCommands: Array.from({ length: 60 }, (_, i) => `echo ${'x'.repeat(60)} ${i}`),
+      extraCommands: Array.from({ length: 200 }, (_, i) => `echo ${'x'.repeat(60)} ${i}`),
       minCapacity: 5,
       maxCapacity: 2,
     });

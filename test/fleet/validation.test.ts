@@ -84,6 +84,15 @@ describe('GitHubRunnerFleet: mistakes are reported at synth, all at once', () =>
     ]);
   });
 
+  test('every label mistake is reported, not only the first', () => {
+    const { fleet } = fleetWith({ labels: ['linux', 'has space', 'self-hosted', 'Linux'] });
+    expect(synthMistakes(fleet).map((m) => m.message)).toEqual([
+      expect.stringMatching(/^labels contains "has space": a label is 1-100 letters/),
+      'labels contains "self-hosted": GitHub adds it to every self-hosted runner; remove it',
+      'labels contains "Linux" twice (labels are case-insensitive): remove the duplicate',
+    ]);
+  });
+
   test('Template.fromStack reports the mistakes too', () => {
     const { stack } = fleetWith({ idleRunners: 1.5 });
     expect(() => Template.fromStack(stack)).toThrow(/\[TestStack\/Fleet\] idleRunners \(1.5\) must be a whole number from 0 to 10000: use 0 or more/);

@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { GitHubConnection, GitHubScope } from '../../src/github/connection';
 import { GitHubCredentials } from '../../src/github/credentials';
-import { parseApiUrl, validateLabels } from '../../src/github/names';
+import { labelProblems, parseApiUrl } from '../../src/github/names';
 
 function credentials(): GitHubCredentials {
   const stack = new Stack(new App(), 'S');
@@ -90,9 +90,9 @@ describe('parseApiUrl', () => {
   });
 });
 
-describe('validateLabels', () => {
+describe('labelProblems', () => {
   test('accepts ordinary labels', () => {
-    expect(() => validateLabels('labels', ['linux', 'x64', 'gpu.large', 'team:infra'])).not.toThrow();
+    expect(labelProblems('labels', ['linux', 'x64', 'gpu.large', 'team:infra'])).toEqual([]);
   });
   test.each([
     [[], /labels is empty/],
@@ -103,6 +103,17 @@ describe('validateLabels', () => {
     [['x'.repeat(101)], /1-100/],
     [Array.from({ length: 91 }, (_, i) => `l${i}`), /at most 90/],
   ])('rejects %p', (labels, message) => {
-    expect(() => validateLabels('labels', labels as string[])).toThrow(message);
+    const problems = labelProblems('labels', labels as string[]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+  });
+  test('every mistake at once, each label once', () => {
+    expect(labelProblems('labels', ['ok', 'has space', 'self-hosted', 'OK', 'a,b', 'ok'])).toEqual([
+      'labels contains "has space": a label is 1-100 letters, digits, \'.\', \'_\', \':\', \'+\' or \'-\', starting with a letter or digit, without spaces or commas',
+      'labels contains "self-hosted": GitHub adds it to every self-hosted runner; remove it',
+      'labels contains "OK" twice (labels are case-insensitive): remove the duplicate',
+      'labels contains "a,b": a label is 1-100 letters, digits, \'.\', \'_\', \':\', \'+\' or \'-\', starting with a letter or digit, without spaces or commas',
+      'labels contains "ok" twice (labels are case-insensitive): remove the duplicate',
+    ]);
   });
 });

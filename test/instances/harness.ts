@@ -18,7 +18,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BootstrapOptions, renderUserData } from '../../src/instances/user-data';
+import { servedPrograms, ServedPrograms } from '../../src/contract/instance-programs';
+import { BootstrapOptions, instanceAsset, renderUserData } from '../../src/instances/user-data';
 
 export const INSTANCE_ID = 'i-0123456789abcdef0';
 export const AGENT_URL = 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/';
@@ -139,6 +140,7 @@ case "$url" in
       # "once": true}; the first that matches answers (a "once" rule only once); otherwise 200.
       status=200; message="done"; answer='{}'
       [ "$action" = whoami ] && answer='{"autoScalingGroupName":"linux-asg"}'
+      [ "$action" = programs ] && answer="$(cat "$STUB/programs.json")"
       n=0
       if [ -f "$STUB/agent-answers" ]; then
         while IFS= read -r rule; do
@@ -374,6 +376,7 @@ export class Sandbox {
     fs.writeFileSync(path.join(this.stub, 'tarball'), TARBALL);
     fs.writeFileSync(path.join(this.stub, 'exec'), '');
     fs.writeFileSync(path.join(this.stub, 'runner-env'), '');
+    this.servePrograms(servedPrograms(instanceAsset));
     for (const name of RECORDED_COMMANDS) {
       // Recorded, then the system's own command (the next one on PATH after this folder).
       fs.writeFileSync(path.join(this.bin, name), [
@@ -393,6 +396,11 @@ export class Sandbox {
   states(states: string[]): void {
     fs.rmSync(path.join(this.stub, 'state.last'), { force: true });
     fs.writeFileSync(path.join(this.stub, 'states'), states.join('\n') + '\n');
+  }
+
+  /** What the stub agent answers a programs request with (by default: as the real agent does, from assets/instance). */
+  servePrograms(programs: ServedPrograms): void {
+    fs.writeFileSync(path.join(this.stub, 'programs.json'), JSON.stringify(programs));
   }
 
   secret(value: object): void {
@@ -449,11 +457,19 @@ export class Sandbox {
     };
   }
 
-  /** Runs the user data (installs the files), then the bootstrap as systemd would. */
+  /**
+   * Runs the user data (fetches the programs from the stub agent and installs them, with the settings).
+   * What it recorded is in the result; the records then start afresh, so that what a test runs next
+   * (the bootstrap, as systemd would) is recorded alone.
+   */
   install(options: BootstrapOptions): RunResult {
     const script = path.join(this.dir, 'user-data.sh');
     fs.writeFileSync(script, renderUserData(options));
-    return this.run(script);
+    const result = this.run(script);
+    for (const record of ['calls', 'argv', 'exec']) {
+      fs.writeFileSync(path.join(this.stub, record), '');
+    }
+    return result;
   }
 
   run(script: string, args: string[] = []): RunResult {

@@ -1,16 +1,16 @@
 import { execFileSync, spawn, spawnSync } from 'child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { gunzipSync } from 'zlib';
 import { Lazy } from 'aws-cdk-lib';
 import fc from 'fast-check';
 import {
   agentCall, bashSyntax, CREDENTIALS, defaultOptions, encodeJit, indexOfCall, INSTANCE_ID, JIT, JIT_FILES, lockWaiters, REGISTRATION_SECRETS,
   RUNNING_AS_ROOT, Sandbox, sha256, shellcheck, UNPRIVILEGED_UID, until,
 } from './harness';
+import { INSTANCE_PROGRAMS, programsDigest, servedPrograms, ServedPrograms } from '../../src/contract/instance-programs';
 import { shellQuote } from '../../src/instances/shell';
 import {
-  bootstrapFiles, INSTANCE_ASSETS_DIR, INSTANCE_PROGRAMS, packedProgramInstaller, renderConfigEnv, renderProgramInstaller, renderUserData,
+  bootstrapFiles, INSTANCE_ASSETS_DIR, instanceAsset, programInstaller, programInstallerSha256, renderConfigEnv, renderUserData,
   runnerDownloadUrl, USER_DATA_LIMIT_BYTES, userDataBytes, userDataSizeProblem,
 } from '../../src/instances/user-data';
 
@@ -84,13 +84,6 @@ function sandboxPerTest(use: (box: Sandbox) => void, check: (box: Sandbox) => vo
   });
 }
 
-/** The program installer a user data carries, unpacked as the instance unpacks it (base64, then gzip). */
-function unpackedInstaller(userData: string): string {
-  const block = /<<'RUNNER_FLEET_PROGRAMS' \| gzip -dc \| RUNNER_FLEET_ROOT="\$ROOT" bash -s\n([A-Za-z0-9+/=\n]+)\nRUNNER_FLEET_PROGRAMS\n/.exec(userData);
-  expect(block).not.toBeNull();
-  return gunzipSync(Buffer.from(block![1].replace(/\n/g, ''), 'base64')).toString('utf8');
-}
-
 /** Run after every program run of a test: no Auto Scaling CLI call, no credential recorded or logged. */
 function assertNoAutoScalingCallNorCredential(box: Sandbox): void {
   const { calls, argv, log } = box.recorded();
@@ -104,8 +97,8 @@ describe('rendered user data: static checks', () => {
       const userData = renderUserData(options);
       expect(bashSyntax(userData)).toBe('');
       expect(shellcheck(userData)).toBe('');
-      expect(bashSyntax(renderProgramInstaller())).toBe('');
-      expect(shellcheck(renderProgramInstaller())).toBe('');
+      expect(bashSyntax(programInstaller())).toBe('');
+      expect(shellcheck(programInstaller())).toBe('');
       for (const file of bootstrapFiles(options).filter((f) => !f.path.endsWith('.service'))) {
         expect({ file: file.path, syntax: bashSyntax(file.content) }).toEqual({ file: file.path, syntax: '' });
         expect({ file: file.path, findings: shellcheck(file.content) }).toEqual({ file: file.path, findings: '' });
@@ -113,8 +106,8 @@ describe('rendered user data: static checks', () => {
     });
 
   test.each(variants.map((v, i) => [i, v]))('variant %d: no program calls the Auto Scaling API itself; the only AWS CLI calls read and delete its secret', (_i, options) => {
-    // The user data and the program installer it unpacks.
-    const userData = `${renderUserData(options)}\n${unpackedInstaller(renderUserData(options))}`;
+    // The user data and the program installer the agent serves it.
+    const userData = `${renderUserData(options)}\n${programInstaller()}`;
     expect(userData).not.toMatch(/autoscaling\s+[a-z-]+/);
     // Every command word "aws" (not inside another word, e.g. aws-cli or aws:amz) is followed by secretsmanager.
     const awsCommands = userData.split('\n').flatMap((line) => [...line.matchAll(/(?:^|[\s;&|(])aws\s+([a-z0-9-]+)/g)].map((m) => m[1]));
@@ -126,14 +119,14 @@ describe('rendered user data: static checks', () => {
 
   test('shellcheck is clean for the real program files, read as they are', () => {
     const files = readdirSync(INSTANCE_ASSETS_DIR).filter((f) => f.endsWith('.sh'));
-    expect(files.sort()).toEqual(['bootstrap.sh', 'job-completed.sh', 'job-event.sh', 'job-started.sh', 'lib.sh']);
+    expect(files.sort()).toEqual(['bootstrap.sh', 'fetch-programs.sh', 'job-completed.sh', 'job-event.sh', 'job-started.sh', 'lib.sh']);
     for (const file of files) {
       const result = spawnSync('shellcheck', ['-s', 'bash', '-S', 'warning', path.join(INSTANCE_ASSETS_DIR, file)], { encoding: 'utf8' });
       expect({ file, findings: `${result.stdout}${result.stderr}`, status: result.status }).toEqual({ file, findings: '', status: 0 });
     }
   });
 
-  test('the user data carries each program file verbatim; only config.env (and the extra commands) are generated', () => {
+  test('an instance gets each program file verbatim; only config.env (and the extra commands) are generated', () => {
     const options = defaultOptions({ extraCommands: ['true'] });
     const files = bootstrapFiles(options);
     for (const program of INSTANCE_PROGRAMS) {
@@ -143,19 +136,36 @@ describe('rendered user data: static checks', () => {
       .toEqual(['/etc/runner-fleet/config.env', '/opt/runner-fleet/bin/prepare-extra']);
   });
 
-  test.each(variants.map((v, i) => [i, v]))('variant %d: the user data is within EC2\'s 16 KB and carries the programs as the one installer every fleet shares', (_i, options) => {
+  test.each(variants.map((v, i) => [i, v]))('variant %d: the user data carries no program, only the settings, the programs\' pinned SHA-256 and their fetching', (_i, options) => {
     const userData = renderUserData(options);
-    expect(userDataBytes(userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
-    expect(Buffer.byteLength(userData, 'utf8')).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
-    // Unpacked, the installer is exactly the programs' installer, the same whatever the fleet's settings.
-    expect(unpackedInstaller(userData)).toBe(renderProgramInstaller());
-    expect(userData).toContain(packedProgramInstaller());
-    // No program travels unpacked: the user data itself is the settings and the unpacking only.
-    expect(userData).not.toContain(readFileSync(path.join(INSTANCE_ASSETS_DIR, 'lib.sh'), 'utf8').split('\n').slice(0, 12).join('\n'));
+    // At most half of EC2's 16 KB: the rest is the user's extra commands'.
+    expect(userDataBytes(userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES / 2);
+    for (const program of INSTANCE_PROGRAMS) {
+      const inUserData = userData.includes(instanceAsset(program.asset).trim());
+      expect({ program: program.asset, inUserData }).toEqual({ program: program.asset, inUserData: false });
+    }
+    // The files it writes itself: the settings (and the extra commands) only.
+    const written = [...userData.matchAll(/^cat >"\$ROOT(\S+)" <</gm)].map((m) => m[1]);
+    expect(written).toEqual(options.extraCommands.length > 0 ? ['/etc/runner-fleet/config.env', '/opt/runner-fleet/bin/prepare-extra'] : ['/etc/runner-fleet/config.env']);
+    expect(userData).toContain(instanceAsset('fetch-programs.sh').replace(/\n$/, ''));
+    // The digest pinned is the installer's, the same whatever the fleet's settings.
+    expect(renderConfigEnv(options)).toContain(`\nRF_PROGRAMS_SHA256=${programsDigest(programInstaller())}\n`);
+    expect(programInstallerSha256()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('the agent serves the installer the user data pins, built from the same files', () => {
+    const served = servedPrograms(instanceAsset);
+    expect(Buffer.from(served.installer, 'base64').toString('utf8')).toBe(programInstaller());
+    expect(served.sha256).toBe(programInstallerSha256());
+    // Any change to any program changes the digest.
+    for (const program of INSTANCE_PROGRAMS) {
+      const changed = servedPrograms((asset) => asset === program.asset ? `${instanceAsset(asset)}# changed\n` : instanceAsset(asset));
+      expect({ program: program.asset, same: changed.sha256 === served.sha256 }).toEqual({ program: program.asset, same: false });
+    }
   });
 
   test('extra commands that would take the user data over 16 KB are named, with the limit, the figures and the fix', () => {
-    const long = Array.from({ length: 60 }, (_, i) => `echo ${'x'.repeat(60)} ${i}`);
+    const long = Array.from({ length: 200 }, (_, i) => `echo ${'x'.repeat(60)} ${i}`);
     const problem = userDataSizeProblem(renderUserData(defaultOptions({ extraCommands: long })), long);
     expect(problem).toMatch(/^the user data would be about \d+ bytes, above EC2's limit of 16384 bytes \(extraCommands take \d+ of them\): move long extraCommands into a script your instances download, or into the machine image \(machineImage\)$/);
     const short = long.slice(0, 10);
@@ -220,10 +230,81 @@ describe('bootstrap, run with stub commands', () => {
   let box!: Sandbox;
   sandboxPerTest((b) => (box = b));
 
-  test('user data installs the programs and enables the unit that runs them at every boot', () => {
+  const SYSTEMD = ['systemctl daemon-reload', 'systemctl enable runner-fleet.service', 'systemctl start --no-block runner-fleet.service'];
+  const PROGRAMS = agentCall({ action: 'programs' });
+  const installed = (root: string): string[] => INSTANCE_PROGRAMS.filter((p) => existsSync(path.join(root, p.path))).map((p) => p.asset);
+
+  test('user data fetches the programs from the agent (signed), installs them as the pinned SHA-256 says, and enables the unit that runs them at every boot', () => {
     const result = box.install(defaultOptions());
     expect(result.status).toBe(0);
-    expect(result.calls).toEqual(['systemctl daemon-reload', 'systemctl enable runner-fleet.service', 'systemctl start --no-block runner-fleet.service']);
+    expect(result.calls.filter((c) => !c.startsWith('curl http://169.254.169.254/'))).toEqual([PROGRAMS, ...SYSTEMD]);
+    for (const program of INSTANCE_PROGRAMS) {
+      const file = path.join(result.root, program.path);
+      expect({ program: program.asset, content: readFileSync(file, 'utf8'), mode: (statSync(file).mode % 0o1000).toString(8) })
+        .toEqual({ program: program.asset, content: instanceAsset(program.asset), mode: program.mode.slice(1) });
+    }
+    expect(result.log).toContain(`runner-fleet user data: programs ${programInstallerSha256()} installed`);
+    // The credentials reached curl on its standard input only.
+    expect(result.argv.filter((a) => a.includes('--aws-sigv4'))).toEqual([
+      expect.stringMatching(/^-sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 aws:amz:eu-west-1:lambda -H content-type: application\/json --data-binary \{"action":"programs"\} /),
+    ]);
+    expect(leaks([...result.calls, ...result.argv, ...result.exec, result.log, result.output])).toEqual([]);
+  });
+
+  test('programs of another SHA-256 than the pinned one: nothing installed nor run, the launch abandoned, both digests and the fix said', () => {
+    // What an agent of another release (or anyone else) would serve: an installer that runs something.
+    const other = '#!/bin/bash\ntouch "$RUNNER_FLEET_ROOT/ran"\n';
+    box.servePrograms({ sha256: programsDigest(other), installer: Buffer.from(other).toString('base64') });
+    const result = box.install(defaultOptions());
+    expect(result.status).not.toBe(0);
+    expect(existsSync(path.join(result.root, 'ran'))).toBe(false);
+    expect(installed(result.root)).toEqual([]);
+    expect(result.calls.filter((c) => !c.startsWith('curl http://169.254.169.254/'))).toEqual([PROGRAMS, complete('launch', 'ABANDON')]);
+    expect(result.log).toContain(`the instance agent serves programs with SHA-256 ${programsDigest(other)}, and this fleet's launch template pins `
+      + `${programInstallerSha256()}: deploy the control plane and this fleet from the same version of cdk-github-runner-fleet: abandoning the launch`);
+    expect(result.output).toContain('abandoning the launch');
+  });
+
+  test('an answer without an installer: nothing installed, the launch abandoned', () => {
+    box.servePrograms({ sha256: programInstallerSha256() } as ServedPrograms);
+    const result = box.install(defaultOptions());
+    expect(result.status).not.toBe(0);
+    expect(installed(result.root)).toEqual([]);
+    expect(result.log).toContain("the instance agent's answer carries no installer: abandoning the launch");
+    expect(result.calls).toContain(complete('launch', 'ABANDON'));
+  });
+
+  test('the agent failing at first (503, 403 for a fleet it does not know yet, no connection) is tried again, then the programs are installed', () => {
+    box.agentAnswers({ action: 'programs' }, { status: 503, once: true });
+    box.agentAnswers({ action: 'programs' }, { status: 403, message: 'not an instance of any fleet', once: true });
+    box.agentAnswers({ action: 'programs' }, { status: 0, once: true });
+    const result = box.install(defaultOptions());
+    expect(result.status).toBe(0);
+    expect(result.calls.filter((c) => c.startsWith('agent '))).toEqual([PROGRAMS, PROGRAMS, PROGRAMS, PROGRAMS]);
+    expect(installed(result.root)).toEqual(INSTANCE_PROGRAMS.map((p) => p.asset));
+    expect(result.log).toContain('the instance agent did not serve the programs (status 503), trying again');
+    expect(result.log).toContain('the instance agent did not serve the programs (status 403), trying again');
+  });
+
+  test('an agent that never serves them: after the last attempt, nothing installed and the launch abandoned', () => {
+    box.extraEnv.RUNNER_FLEET_FETCH_ATTEMPTS = '3';
+    box.agentAnswers({ action: 'programs' }, { status: 500 });
+    const result = box.install(defaultOptions());
+    expect(result.status).not.toBe(0);
+    expect(result.calls.filter((c) => c.startsWith('agent '))).toEqual([PROGRAMS, PROGRAMS, PROGRAMS, complete('launch', 'ABANDON')]);
+    expect(installed(result.root)).toEqual([]);
+    expect(result.calls).not.toContain(SYSTEMD[0]);
+    expect(result.log).toContain('the instance agent did not serve the programs after 3 attempts (last status 500): abandoning the launch');
+  });
+
+  test('malformed credentials from the metadata service never reach curl from the user data either', () => {
+    writeFileSync(`${box.stub}/credentials.sh`, `${String.raw`ACCESS_KEY_ID='AKID\"\nurl = \"https://elsewhere'`}\nSECRET_ACCESS_KEY=S\nSESSION_TOKEN=T\n`);
+    box.extraEnv.RUNNER_FLEET_FETCH_ATTEMPTS = '2';
+    const result = box.install(defaultOptions());
+    expect(result.status).not.toBe(0);
+    expect(result.argv.filter((a) => a.includes('--aws-sigv4'))).toEqual([]);
+    expect(result.log).toContain("the instance role's credentials are missing or malformed");
+    expect(installed(result.root)).toEqual([]);
   });
 
   test('warm-pool launch: asks the agent who it is, prepares, completes its own launch action with CONTINUE, is not registered', () => {

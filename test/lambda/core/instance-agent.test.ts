@@ -105,6 +105,7 @@ describe('parseAgentRequest', () => {
     [{ action: 'leave', after: 'failure' }, { action: 'leave', after: 'failure' }],
     [{ action: 'unhealthy' }, { action: 'unhealthy' }],
     [{ action: 'whoami' }, { action: 'whoami' }],
+    [{ action: 'programs' }, { action: 'programs' }],
   ])('reads %j', (body, request) => {
     expect(parseAgentRequest('POST', JSON.stringify(body))).toEqual({ ok: true, request, ignoredFields: [] });
   });
@@ -122,8 +123,8 @@ describe('parseAgentRequest', () => {
     ['POST', '[]', 400, 'the body is not a JSON object'],
     ['POST', 'null', 400, 'the body is not a JSON object'],
     ['POST', '"whoami"', 400, 'the body is not a JSON object'],
-    ['POST', '{}', 400, 'action: expected one of "protect", "heartbeat", "complete", "leave", "unhealthy", "whoami", got nothing'],
-    ['POST', '{"action":"terminate"}', 400, 'action: expected one of "protect", "heartbeat", "complete", "leave", "unhealthy", "whoami", got "terminate"'],
+    ['POST', '{}', 400, 'action: expected one of "protect", "heartbeat", "complete", "leave", "unhealthy", "whoami", "programs", got nothing'],
+    ['POST', '{"action":"terminate"}', 400, 'action: expected one of "protect", "heartbeat", "complete", "leave", "unhealthy", "whoami", "programs", got "terminate"'],
     ['POST', '{"action":"protect"}', 400, 'protected: expected true or false for action "protect", got nothing'],
     ['POST', '{"action":"protect","protected":"true"}', 400, 'protected: expected true or false for action "protect", got "true"'],
     ['POST', '{"action":"heartbeat","hook":"Launch"}', 400, 'hook: expected "launch" or "terminate" for action "heartbeat", got "Launch"'],
@@ -228,7 +229,7 @@ describe('planCall', () => {
       const groups = [call.autoScalingGroupName, call.action?.autoScalingGroupName].filter((v) => v !== undefined);
       expect(ids.every((id) => id === callerId)).toBe(true);
       expect(groups.every((g) => g === fleet.autoScalingGroupName)).toBe(true);
-      expect(call.call === 'none' || ids.length === 1).toBe(true);
+      expect(['none', 'programs'].includes(call.call) || ids.length === 1).toBe(true);
     }), { numRuns: 1000 });
   });
 });
@@ -256,6 +257,14 @@ describe('answerFor', () => {
     expect(answer.message).toMatch(message);
     expect(answer.fields).toEqual(expect.objectContaining(fields));
     expect(answerBody(answer)).toEqual(expect.objectContaining({ ok: statusCode === 200, message: answer.message }));
+  });
+
+  test('programs: the installer and its digest beside the caller; 500 when there are none to serve', () => {
+    const programs = { sha256: 'b'.repeat(64), installer: 'IyEvYmluL2Jhc2gK' };
+    expect(answerFor({ action: 'programs' }, linux, 'none', undefined, programs)).toEqual({
+      statusCode: 200, message: `the programs ${'b'.repeat(64)}`, fields: { instanceId: ID, fleet: 'linux', ...programs },
+    });
+    expect(answerFor({ action: 'programs' }, linux, 'none')).toEqual({ statusCode: 500, message: 'the agent has no programs to serve', fields: { instanceId: ID, fleet: 'linux' } });
   });
 
   test('the body\'s ok and message cannot be overridden by fields', () => {

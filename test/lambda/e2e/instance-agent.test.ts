@@ -6,6 +6,7 @@
 import type * as AutoScaling from '@aws-sdk/client-auto-scaling';
 import { AwsStub, mockClient } from 'aws-sdk-client-mock';
 import { ENV_FLEET_CONFIG, FleetRuntimeConfig, LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../../src/contract';
+import { programInstaller, programInstallerSha256 } from '../../../src/instances/user-data';
 import { fleetEntry, runtimeConfig } from '../fixtures';
 import { ACCOUNT, lambdaContext, OutputCapture, REGION } from './harness';
 
@@ -20,8 +21,11 @@ interface LoadedAgent {
   readonly as: typeof AutoScaling;
 }
 
-/** A fresh execution environment of lambda/instance-agent.lambda.ts; `groups` answers DescribeAutoScalingInstances. */
-function loadAgent(groups: Record<string, string> = { [ME]: 'linux-asg', [SIBLING]: 'linux-asg' }): LoadedAgent {
+/**
+ * A fresh execution environment of lambda/instance-agent.lambda.ts (or of another module, such as the
+ * built bundle); `groups` answers DescribeAutoScalingInstances.
+ */
+function loadAgent(groups: Record<string, string> = { [ME]: 'linux-asg', [SIBLING]: 'linux-asg' }, entry = '../../../lambda/instance-agent.lambda'): LoadedAgent {
   const previous = process.env[ENV_FLEET_CONFIG];
   process.env[ENV_FLEET_CONFIG] = JSON.stringify(config);
   let loaded: LoadedAgent | undefined;
@@ -41,7 +45,7 @@ function loadAgent(groups: Record<string, string> = { [ME]: 'linux-asg', [SIBLIN
       autoScaling.on(as.CompleteLifecycleActionCommand).resolves({});
       autoScaling.on(as.RecordLifecycleActionHeartbeatCommand).resolves({});
       autoScaling.on(as.SetInstanceHealthCommand).resolves({});
-      const { handler } = require('../../../lambda/instance-agent.lambda');
+      const { handler } = require(entry);
       /* eslint-enable @typescript-eslint/no-require-imports */
       loaded = { handler, autoScaling, as };
     });
@@ -197,6 +201,18 @@ describe('instance agent (Function URL, AWS_IAM) end to end', () => {
     expect(response.statusCode).toBe(409);
     expect(inputs(fn, fn.as.RecordLifecycleActionHeartbeatCommand)).toEqual([{ AutoScalingGroupName: 'linux-asg', LifecycleHookName: TERMINATE_HOOK_NAME, InstanceId: ME }]);
     expect(JSON.parse(response.body).message).toMatch(/^no such lifecycle action/);
+  });
+
+  test('the built bundle serves the programs the user data pins, from the copy beside it', async () => {
+    // The artifact the control plane deploys (assets/lambda/instance-agent.lambda/index.js), not the sources.
+    const fn = loadAgent(undefined, '../../../assets/lambda/instance-agent.lambda/index.js');
+    const response = await fn.handler(functionUrlEvent('{"action":"programs"}'), lambdaContext('instance-agent'));
+    expect(response.statusCode).toBe(200);
+    const body = JSON.parse(response.body);
+    expect(body).toEqual({ ok: true, message: `the programs ${programInstallerSha256()}`, instanceId: ME, fleet: 'linux', sha256: programInstallerSha256(), installer: expect.any(String) });
+    expect(Buffer.from(body.installer, 'base64').toString('utf8')).toBe(programInstaller());
+    // Only the caller's group was read: no acting call.
+    expect(fn.autoScaling.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeAutoScalingInstancesCommand']);
   });
 
   test('a base64-encoded body is decoded; whoami needs no Describe permission of the instance', async () => {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { AgentHttpRequest } from '../../../lambda/core/instance-agent';
 import { createInstanceAgentHandler } from '../../../lambda/handlers/instance-agent';
 import { LAUNCH_HOOK_NAME, TERMINATE_HOOK_NAME } from '../../../src/contract';
+import type { ServedPrograms } from '../../../src/contract/instance-programs';
 import { fleetEntry, runtimeConfig } from '../fixtures';
 import { World } from './fakes';
 
@@ -36,12 +37,17 @@ function world(): World {
   return w;
 }
 
-function agent(w: World) {
+/** The programs the agent serves here, and how often it read them. */
+const PROGRAMS: ServedPrograms = { sha256: 'a'.repeat(64), installer: Buffer.from('#!/bin/bash\necho programs\n').toString('base64') };
+let programReads = 0;
+
+function agent(w: World, programs: () => ServedPrograms = () => (programReads++, PROGRAMS)) {
   return createInstanceAgentHandler({
     config,
     autoScaling: w.autoScaling,
     logger: w.logger,
     environment: { partition: 'aws', region: 'eu-west-1', accountId: ACCOUNT },
+    programs,
   });
 }
 
@@ -119,6 +125,40 @@ describe('instance agent: each action makes its one call, on the caller', () => 
     });
     expect(actingCalls(w)).toEqual([]);
   });
+
+  test('programs: the installer and its digest, to an instance of a fleet\'s group only; no acting call', async () => {
+    const w = world();
+    programReads = 0;
+    expect(await agent(w)(request({ action: 'programs' }))).toEqual({
+      statusCode: 200,
+      message: `the programs ${PROGRAMS.sha256}`,
+      fields: { instanceId: ME, fleet: 'linux', sha256: PROGRAMS.sha256, installer: PROGRAMS.installer },
+    });
+    expect(actingCalls(w)).toEqual([]);
+    expect(programReads).toBe(1);
+    // Not to a role of no fleet, nor to an instance outside its fleet's group: the programs are not read.
+    expect((await agent(w)(request({ action: 'programs' }, { userArn: session(ME, 'other-role') }))).statusCode).toBe(403);
+    w.instanceGroups.set(ME, 'arm-asg');
+    expect((await agent(w)(request({ action: 'programs' }))).statusCode).toBe(403);
+    expect(programReads).toBe(1);
+  });
+
+  test('programs that cannot be read: 500, the failure logged, and the next request reads them again', async () => {
+    const w = world();
+    let fail = true;
+    const programs = (): ServedPrograms => {
+      if (fail) {
+        throw new Error('ENOENT: no such file or directory, open \'/var/task/programs/lib.sh\'');
+      }
+      return PROGRAMS;
+    };
+    const handle = agent(w, programs);
+    const failed = await handle(request({ action: 'programs' }));
+    expect(failed).toEqual({ statusCode: 500, message: 'the programs could not be done now: retry later', fields: { instanceId: ME, fleet: 'linux' } });
+    expect(w.logs).toContainEqual(expect.objectContaining({ level: 'error', message: 'Instance agent: programs failed' }));
+    fail = false;
+    expect((await handle(request({ action: 'programs' }))).statusCode).toBe(200);
+  });
 });
 
 describe('instance agent: the instance acted on is always the caller', () => {
@@ -140,7 +180,7 @@ describe('instance agent: the instance acted on is always the caller', () => {
   test('property: for every body and every caller of the group, every acting call names the caller and its group only', async () => {
     const ids = fc.stringMatching(/^i-[0-9a-f]{17}$/);
     const body = fc.record({
-      action: fc.constantFrom('protect', 'heartbeat', 'complete', 'leave', 'unhealthy', 'whoami'),
+      action: fc.constantFrom('protect', 'heartbeat', 'complete', 'leave', 'unhealthy', 'whoami', 'programs'),
       protected: fc.boolean(),
       hook: fc.constantFrom('launch', 'terminate'),
       result: fc.constantFrom('CONTINUE', 'ABANDON'),
@@ -238,7 +278,7 @@ describe('instance agent: bad requests and refusals by Auto Scaling', () => {
   test.each([
     ['GET', request('', { method: 'GET' }), 405, /only POST/],
     ['a body that is not JSON', request('leave'), 400, /not JSON/],
-    ['an unknown action', request({ action: 'reboot' }), 400, /^action: expected one of "protect", "heartbeat", "complete", "leave", "unhealthy", "whoami", got "reboot"$/],
+    ['an unknown action', request({ action: 'reboot' }), 400, /^action: expected one of "protect", "heartbeat", "complete", "leave", "unhealthy", "whoami", "programs", got "reboot"$/],
     ['a bad field', request({ action: 'complete', hook: 'terminate', result: 'OK' }), 400, /^result: expected "CONTINUE" or "ABANDON" for action "complete", got "OK"$/],
   ])('%s: %d, no AWS call', async (_name, req, statusCode, message) => {
     const w = world();

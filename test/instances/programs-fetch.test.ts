@@ -1,0 +1,163 @@
+/**
+ * The programs' whole way, with the real pieces: the user data, run with the system's curl, fetches them
+ * from the real instance agent (its Lambda entry point behind a loopback HTTP server, serving the copy of
+ * assets/instance that the bundle task put beside its bundle), checks their SHA-256 against the digest
+ * its config.env pins, and installs them. The local server plays the metadata service and the Function
+ * URL: it checks the SigV4 signature and hands the agent the caller the way Lambda does (the verified
+ * role session). Auto Scaling is aws-sdk-client-mock.
+ */
+import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
+import * as path from 'path';
+import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { CREDENTIALS, defaultOptions, INSTANCE_ID, RunResult, Sandbox } from './harness';
+import { commandLinesWith, verifySigV4 } from './sigv4';
+import { instanceAgentLambdaHandler } from '../../lambda/adapters/instance-agent-entry';
+import { ENV_FLEET_CONFIG } from '../../src/contract';
+import { AGENT_PROGRAMS_DIR, INSTANCE_PROGRAMS } from '../../src/contract/instance-programs';
+import { INSTANCE_ASSETS_DIR, instanceAsset, programInstallerSha256, renderUserData } from '../../src/instances/user-data';
+import { fleetEntry, runtimeConfig } from '../lambda/fixtures';
+
+/** Where the bundle task copies assets/instance for the agent (its Lambda code asset's folder). */
+const BUNDLED_PROGRAMS = path.join(__dirname, '..', '..', 'assets', 'lambda', 'instance-agent.lambda', AGENT_PROGRAMS_DIR);
+const ACCOUNT = '123456789012';
+const ROLE = 'fleet-instance-role';
+
+const autoScaling = mockClient(AutoScalingClient);
+
+interface Served {
+  readonly url: string;
+  /** Each agent request: its body, whether its signature is valid, the command lines that showed a credential. */
+  readonly requests: Array<{ body: string; signed: boolean; exposed: string[]; status: number }>;
+  close(): Promise<void>;
+}
+
+/** The metadata service and the agent's Function URL, with the real agent handler behind it. */
+async function serve(programsDir: string): Promise<Served> {
+  const agent = instanceAgentLambdaHandler({
+    env: { [ENV_FLEET_CONFIG]: JSON.stringify(runtimeConfig([fleetEntry({ name: 'linux', instanceRoleName: ROLE })])) },
+    programsDir,
+  });
+  const requests: Served['requests'] = [];
+  const meta: Record<string, string> = {
+    'instance-id': INSTANCE_ID,
+    'placement/region': 'eu-west-1',
+    'iam/security-credentials/': ROLE,
+    // As the metadata service writes it: pretty-printed, over several lines.
+    [`iam/security-credentials/${ROLE}`]: JSON.stringify({ Code: 'Success', Type: 'AWS-HMAC', ...CREDENTIALS, Expiration: '2026-12-02T23:00:00Z' }, null, 2),
+  };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const url = req.url ?? '';
+      const reply = (status: number, text: string): void => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(text);
+      };
+      if (req.method === 'PUT' && url === '/latest/api/token') {
+        return reply(200, 'IMDS-SESSION');
+      }
+      if (req.method === 'GET' && url.startsWith('/latest/meta-data/') && req.headers['x-aws-ec2-metadata-token'] === 'IMDS-SESSION') {
+        const value = meta[url.slice('/latest/meta-data/'.length)];
+        return value === undefined ? reply(404, '') : reply(200, value);
+      }
+      if (url !== '/agent/') {
+        return reply(404, '');
+      }
+      const exposed = commandLinesWith([CREDENTIALS.SecretAccessKey, CREDENTIALS.Token]);
+      const check = verifySigV4({ method: req.method ?? '', path: url, headers: req.headers, body }, CREDENTIALS.SecretAccessKey);
+      const signed = check.valid && check.accessKeyId === CREDENTIALS.AccessKeyId && check.scope === 'eu-west-1/lambda';
+      if (!signed) {
+        // As the Function URL refuses a request whose signature does not verify.
+        requests.push({ body, signed, exposed, status: 403 });
+        return reply(403, '{"Message":"Forbidden"}');
+      }
+      void agent({
+        body,
+        isBase64Encoded: false,
+        requestContext: {
+          http: { method: req.method ?? 'GET' },
+          authorizer: { iam: { userArn: `arn:aws:sts::${ACCOUNT}:assumed-role/${ROLE}/${INSTANCE_ID}`, accountId: ACCOUNT } },
+        },
+      } as any, { invokedFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:agent`, getRemainingTimeInMillis: () => 30_000 } as any)
+        .then((answer) => {
+          requests.push({ body, signed, exposed, status: answer.statusCode ?? 0 });
+          reply(answer.statusCode ?? 500, String(answer.body));
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('the programs, fetched by the user data from the real agent with the real curl', () => {
+  let box: Sandbox;
+  let served: Served | undefined;
+  beforeEach(() => {
+    autoScaling.reset();
+    autoScaling.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [INSTANCE_ID] })
+      .resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE_ID, AutoScalingGroupName: 'linux-asg' } as any] });
+    box = new Sandbox();
+  });
+  afterEach(async () => {
+    await served?.close();
+    served = undefined;
+    box.cleanup();
+  });
+
+  /** Runs the user data, pointed at the local server, with the system's curl (the other commands stay stubs). */
+  async function runUserData(programsDir: string): Promise<RunResult> {
+    served = await serve(programsDir);
+    // The agent URL must be https at synthesis; here the agent is plain HTTP on the loopback.
+    const userData = renderUserData(defaultOptions()).replace(/^RF_AGENT_URL=.*$/m, `RF_AGENT_URL=${served.url}/agent/`);
+    const script = path.join(box.dir, 'user-data.sh');
+    fs.writeFileSync(script, userData);
+    box.extraEnv.RUNNER_FLEET_IMDS = served.url;
+    box.extraEnv.RUNNER_FLEET_FETCH_ATTEMPTS = '2';
+    box.withoutStub('curl');
+    // Started, not run synchronously: the server in this process must answer meanwhile.
+    return box.start(script).exited;
+  }
+
+  test('the bundle task put an exact copy of assets/instance beside the agent\'s bundle', () => {
+    expect(fs.existsSync(BUNDLED_PROGRAMS)).toBe(true);
+    expect(fs.readdirSync(BUNDLED_PROGRAMS).sort()).toEqual(fs.readdirSync(INSTANCE_ASSETS_DIR).sort());
+    for (const file of fs.readdirSync(INSTANCE_ASSETS_DIR)) {
+      expect({ file, same: fs.readFileSync(path.join(BUNDLED_PROGRAMS, file), 'utf8') === instanceAsset(file) }).toEqual({ file, same: true });
+    }
+  });
+
+  test('signed for lambda, served by the agent to the instance of its fleet, checked against the pinned digest, installed', async () => {
+    const result = await runUserData(BUNDLED_PROGRAMS);
+    expect(result.output).not.toMatch(/abandoning/);
+    expect(result.status).toBe(0);
+    expect(served!.requests.map(({ body, signed, exposed, status }) => ({ body, signed, exposed, status })))
+      .toEqual([{ body: '{"action":"programs"}', signed: true, exposed: [], status: 200 }]);
+    expect(autoScaling.commandCalls(DescribeAutoScalingInstancesCommand)).toHaveLength(1);
+    for (const program of INSTANCE_PROGRAMS) {
+      expect({ program: program.asset, same: fs.readFileSync(path.join(result.root, program.path), 'utf8') === instanceAsset(program.asset) })
+        .toEqual({ program: program.asset, same: true });
+    }
+    expect(result.log).toContain(`programs ${programInstallerSha256()} installed`);
+    expect([result.output, result.log].filter((t) => t.includes(CREDENTIALS.SecretAccessKey) || t.includes(CREDENTIALS.Token))).toEqual([]);
+  });
+
+  test('an agent of another release (its programs differ by one line): nothing installed, the launch abandoned through the agent', async () => {
+    const other = path.join(box.dir, 'other-release');
+    fs.cpSync(INSTANCE_ASSETS_DIR, other, { recursive: true });
+    fs.appendFileSync(path.join(other, 'lib.sh'), '# another release\n');
+    const result = await runUserData(other);
+    expect(result.status).not.toBe(0);
+    expect(INSTANCE_PROGRAMS.filter((p) => fs.existsSync(path.join(result.root, p.path)))).toEqual([]);
+    expect(result.log).toContain(`and this fleet's launch template pins ${programInstallerSha256()}: deploy the control plane and this fleet from the same version`);
+    // The abandon reached the agent signed, and the agent made the call on the caller's own launch action.
+    expect(served!.requests.map((r) => [r.body, r.signed])).toEqual([
+      ['{"action":"programs"}', true],
+      ['{"action":"complete","hook":"launch","result":"ABANDON"}', true],
+    ]);
+  });
+});
