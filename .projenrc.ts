@@ -3,11 +3,12 @@ import { awscdk, DependencyType, javascript, TaskShell } from 'projen';
 /** The aws-cdk-lib jsii compiles and the tests run against: cdk-nag 3.x (used in our tests) needs 2.257.0. */
 const CDK_VERSION = '2.257.0';
 /**
- * The lowest aws-cdk-lib a consumer may use (the peer range's lower bound): the oldest that
- * scripts/consumer-path.sh found to synthesize the getting-started app with cfn-lint-clean templates
- * (2.250.0 and older lack `Validations`, which the library's cdk-nag acknowledgements use).
+ * The lowest aws-cdk-lib a consumer may use (the peer range's lower bound), which scripts/consumer-path.sh
+ * tests: the library's sources type-check against it, and the getting-started app synthesizes with it into
+ * cfn-lint-clean templates. 2.177.0 and older lack the DynamoDB table's `pointInTimeRecoverySpecification`
+ * (the webhook's job table would silently lose point-in-time recovery).
  */
-const CDK_PEER_MINIMUM = '2.251.0';
+const CDK_PEER_MINIMUM = '2.178.0';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-github-runner-fleet',

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The newcomer's path, as a test: pack the compiled library, create fresh CDK apps in a temporary
 # directory the way docs/getting-started.md says, and synthesize that page's TypeScript app verbatim (and
-# README.md's quick start, in the second app):
+# README.md's quick start, in the second app), after type-checking the library's sources against each app's
+# aws-cdk-lib:
 #
 #   - "newest": the newest aws-cdk-lib the registry serves, with cdk-nag applied as the page shows;
 #   - "oldest": the lower bound of the library's peer range for aws-cdk-lib, without cdk-nag (cdk-nag 3
@@ -140,6 +141,33 @@ install_app() {
   done <"$PAGE/install"
 }
 
+# typecheck_sources DIR VERSION: the library's own sources (src/) type-checked against the app's aws-cdk-lib
+# and constructs, with this repository's TypeScript and compiler options. A synthesis only runs the code
+# paths an app takes; this finds every API the library uses that the version lacks or types otherwise
+# (such a prop would be ignored silently at run time).
+typecheck_sources() {
+  local dir=$1 version=$2
+  cat >"$dir/tsconfig.library.json" <<EOF
+{
+  "extends": "$ROOT/tsconfig.json",
+  "compilerOptions": {
+    "noEmit": true,
+    "typeRoots": ["$ROOT/node_modules/@types"],
+    "types": ["node"],
+    "paths": {
+      "aws-cdk-lib": ["$dir/node_modules/aws-cdk-lib"],
+      "aws-cdk-lib/*": ["$dir/node_modules/aws-cdk-lib/*"],
+      "constructs": ["$dir/node_modules/constructs"]
+    }
+  },
+  "include": ["$ROOT/src/**/*.ts"]
+}
+EOF
+  echo "  \$ tsc -p tsconfig.library.json (the library's src/ against aws-cdk-lib $version)"
+  "$NODE22" "$ROOT/node_modules/typescript/bin/tsc" -p "$dir/tsconfig.library.json" >"$dir/typecheck.log" 2>&1 \
+    || { head -n 40 "$dir/typecheck.log" >&2; fail "[$version] the library's sources do not type-check against aws-cdk-lib $version"; }
+}
+
 # synth_app DIR VERSION NAG PAGE_DIR APP_FILE [CDK ARGS...]: the page's app.ts as APP_FILE, `npx cdk synth`.
 synth_app() {
   local dir=$1 version=$2 nag=$3 page=$4 file=$5
@@ -184,6 +212,7 @@ run_app() {
   installed=$("$NODE22" -p 'require(process.argv[1] + "/node_modules/aws-cdk-lib/package.json").version' "$dir")
   [ "$installed" = "$version" ] || fail "[$version] npm installed aws-cdk-lib $installed"
   say "[$version] installed in $((SECONDS - t0)) s ($(cd "$dir" && "$NODE22" -p '["typescript", "ts-node", "aws-cdk", "cdk-nag"].map((p) => { try { return p + " " + require(p + "/package.json").version; } catch { return ""; } }).filter(Boolean).join(", ")'))"
+  typecheck_sources "$dir" "$version"
   # docs/getting-started.md's app.ts, the way the page runs it (its cdk.json).
   synth_app "$dir" "$version" "$nag" "$PAGE" app.ts
   check_template "$version" "$dir/cdk.out/Runners.template.json" getting-started-Runners

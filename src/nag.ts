@@ -1,16 +1,21 @@
-import { Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
+ * aws-cdk-lib's `Validations.ACKNOWLEDGED_RULES_METADATA_KEY`, written as its value: `Validations` exists
+ * from aws-cdk-lib 2.251.0 only, and the library works with older versions (the peer range).
+ */
+const ACKNOWLEDGED_RULES_METADATA_KEY = 'aws:cdk:acknowledged-rules';
+
+/**
  * Records, on a construct, why a cdk-nag AwsSolutions finding is by design, in CDK's own acknowledgement
- * metadata (`Validations.ACKNOWLEDGED_RULES_METADATA_KEY`), which cdk-nag reads. The library needs no
+ * metadata (`aws:cdk:acknowledged-rules`), which cdk-nag reads. The library needs no
  * dependency on cdk-nag, and users running cdk-nag see the reasons.
  *
  * The metadata is written directly rather than through `Validations.of().acknowledge()`, which refuses
  * finding ids with more than one `::` (cdk-nag's rendering of ARNs with `<AWS::Partition>`).
  */
 export function acknowledge(scope: IConstruct, rules: Array<[id: string, reason: string]>): void {
-  scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, Object.fromEntries(rules));
+  scope.node.addMetadata(ACKNOWLEDGED_RULES_METADATA_KEY, Object.fromEntries(rules));
 }
 
 /** cdk-nag's rendering of an ARN pattern built from the partition, region and account pseudo-parameters. */

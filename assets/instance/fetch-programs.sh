@@ -1,13 +1,8 @@
 #!/bin/bash
-# The end of every fleet's user data (cdk-github-runner-fleet), run once, as root, at the first boot.
-# Above it, the user data has set ROOT and RF_PROGRAMS_SHA256 and written /etc/runner-fleet/config.env.
-#
-# The programs (/opt/runner-fleet/bin/*, the systemd unit) are the same for every fleet, so they do not
-# travel in each fleet's user data: the control plane's instance agent serves them, as one installer
-# script. The request is signed (SigV4, service lambda) with the instance role's credentials, which reach
-# curl on its standard input only. The installer runs only when its SHA-256 is the digest this fleet's
-# launch template pins; otherwise nothing is installed and the launch is abandoned (the group replaces
-# the instance).
+# The end of every fleet's user data, without this first line: run once, as root, at the first boot,
+# after the user data has set ROOT and written config.env (which pins RF_PROGRAMS_SHA256). Fetches the
+# programs from the instance agent (a signed request), runs their installer only if its SHA-256 is the
+# pinned one, and otherwise abandons the launch. See docs/guide/fleet.md, "The life of an instance".
 set -euo pipefail
 # shellcheck source=/dev/null
 . "$ROOT/etc/runner-fleet/config.env"

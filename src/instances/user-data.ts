@@ -146,6 +146,11 @@ export function programInstaller(): string {
   return renderProgramInstaller(instanceAsset);
 }
 
+/** The end of every user data: `fetch-programs.sh` without its first line (`#!/bin/bash`). */
+export function fetchProgramsScript(): string {
+  return instanceAsset(FETCH_PROGRAMS_ASSET).replace(/^#!.*\n/, '').replace(/\n$/, '');
+}
+
 /** The SHA-256 of this release's program installer: each fleet's user data pins it. */
 export function programInstallerSha256(): string {
   return programsDigest(programInstaller());
@@ -172,7 +177,7 @@ export function renderUserData(options: BootstrapOptions): string {
     'ROOT="${RUNNER_FLEET_ROOT:-}"',
     'mkdir -p "$ROOT/etc/runner-fleet" "$ROOT/opt/runner-fleet/bin" "$ROOT/etc/systemd/system" "$ROOT/var/log/runner-fleet" "$ROOT/var/lib/runner-fleet"',
     ...heredocs(fleetFiles(options)),
-    instanceAsset(FETCH_PROGRAMS_ASSET).replace(/\n$/, ''),
+    fetchProgramsScript(),
     'systemctl daemon-reload',
     'systemctl enable runner-fleet.service',
     'systemctl start --no-block runner-fleet.service',

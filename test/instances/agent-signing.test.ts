@@ -7,63 +7,27 @@
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import { AddressInfo } from 'net';
 import { CREDENTIALS, defaultOptions, INSTANCE_ID, Sandbox, until } from './harness';
-import { commandLinesWith, SignedRequest, verifySigV4 } from './sigv4';
-
-interface AgentRequest extends SignedRequest {
-  /** Command lines that showed a credential while this request was in flight. */
-  readonly exposed: string[];
-}
+import { AgentHit, commandLinesWith, loopbackAws, verifySigV4 } from './loopback-aws';
 
 interface FakeAws {
   readonly url: string;
-  readonly agentRequests: AgentRequest[];
+  readonly agentRequests: AgentHit[];
   close(): Promise<void>;
 }
 
 /** The metadata service and the agent (answers taken in order, then 200). */
 async function fakeAws(agentAnswers: Array<{ status: number; body: object }>): Promise<FakeAws> {
-  const agentRequests: AgentRequest[] = [];
-  const meta: Record<string, string> = {
-    'instance-id': INSTANCE_ID,
-    'placement/region': 'eu-west-1',
-    'iam/security-credentials/': 'fleet-instance-role',
-    'iam/security-credentials/fleet-instance-role': JSON.stringify({ Code: 'Success', ...CREDENTIALS, Expiration: '2026-12-01T23:00:00Z' }),
-  };
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const url = req.url ?? '';
-      const reply = (status: number, text: string): void => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(text);
-      };
-      if (req.method === 'PUT' && url === '/latest/api/token') {
-        return reply(200, 'IMDS-SESSION');
-      }
-      if (req.method === 'GET' && url.startsWith('/latest/meta-data/') && req.headers['x-aws-ec2-metadata-token'] === 'IMDS-SESSION') {
-        const value = meta[url.slice('/latest/meta-data/'.length)];
-        return value === undefined ? reply(404, '') : reply(200, value);
-      }
-      if (url === '/agent/') {
-        const exposed = commandLinesWith([CREDENTIALS.SecretAccessKey, CREDENTIALS.Token]);
-        agentRequests.push({ method: req.method ?? '', path: url, headers: req.headers, body, exposed });
-        const answer = agentAnswers.shift() ?? { status: 200, body: { ok: true, message: 'done' } };
-        return reply(answer.status, JSON.stringify(answer.body));
-      }
-      return reply(404, '');
-    });
+  const agentRequests: AgentHit[] = [];
+  const server = await loopbackAws({
+    role: 'fleet-instance-role',
+    agent: (hit) => {
+      agentRequests.push(hit);
+      const answer = agentAnswers.shift() ?? { status: 200, body: { ok: true, message: 'done' } };
+      return { status: answer.status, text: JSON.stringify(answer.body) };
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    agentRequests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return { ...server, agentRequests };
 }
 
 describe('the agent request, sent by the real curl', () => {

@@ -7,17 +7,16 @@
  * role session). Auto Scaling is aws-sdk-client-mock.
  */
 import * as fs from 'fs';
-import * as http from 'http';
-import { AddressInfo } from 'net';
 import * as path from 'path';
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CREDENTIALS, defaultOptions, INSTANCE_ID, RunResult, Sandbox } from './harness';
-import { commandLinesWith, verifySigV4 } from './sigv4';
+import { loopbackAws, verifySigV4 } from './loopback-aws';
 import { instanceAgentLambdaHandler } from '../../lambda/adapters/instance-agent-entry';
 import { ENV_FLEET_CONFIG } from '../../src/contract';
 import { AGENT_PROGRAMS_DIR, INSTANCE_PROGRAMS } from '../../src/contract/instance-programs';
 import { INSTANCE_ASSETS_DIR, instanceAsset, programInstallerSha256, renderUserData } from '../../src/instances/user-data';
+import { OutputCapture } from '../lambda/e2e/harness';
 import { fleetEntry, runtimeConfig } from '../lambda/fixtures';
 
 /** Where the bundle task copies assets/instance for the agent (its Lambda code asset's folder). */
@@ -41,69 +40,47 @@ async function serve(programsDir: string): Promise<Served> {
     programsDir,
   });
   const requests: Served['requests'] = [];
-  const meta: Record<string, string> = {
-    'instance-id': INSTANCE_ID,
-    'placement/region': 'eu-west-1',
-    'iam/security-credentials/': ROLE,
-    // As the metadata service writes it: pretty-printed, over several lines.
-    [`iam/security-credentials/${ROLE}`]: JSON.stringify({ Code: 'Success', Type: 'AWS-HMAC', ...CREDENTIALS, Expiration: '2026-12-02T23:00:00Z' }, null, 2),
-  };
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const url = req.url ?? '';
-      const reply = (status: number, text: string): void => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(text);
-      };
-      if (req.method === 'PUT' && url === '/latest/api/token') {
-        return reply(200, 'IMDS-SESSION');
-      }
-      if (req.method === 'GET' && url.startsWith('/latest/meta-data/') && req.headers['x-aws-ec2-metadata-token'] === 'IMDS-SESSION') {
-        const value = meta[url.slice('/latest/meta-data/'.length)];
-        return value === undefined ? reply(404, '') : reply(200, value);
-      }
-      if (url !== '/agent/') {
-        return reply(404, '');
-      }
-      const exposed = commandLinesWith([CREDENTIALS.SecretAccessKey, CREDENTIALS.Token]);
-      const check = verifySigV4({ method: req.method ?? '', path: url, headers: req.headers, body }, CREDENTIALS.SecretAccessKey);
+  const server = await loopbackAws({
+    role: ROLE,
+    // As the metadata service writes them: over several lines.
+    prettyCredentials: true,
+    agent: async ({ method, path: url, headers, body, exposed }) => {
+      const check = verifySigV4({ method, path: url, headers, body }, CREDENTIALS.SecretAccessKey);
       const signed = check.valid && check.accessKeyId === CREDENTIALS.AccessKeyId && check.scope === 'eu-west-1/lambda';
       if (!signed) {
         // As the Function URL refuses a request whose signature does not verify.
         requests.push({ body, signed, exposed, status: 403 });
-        return reply(403, '{"Message":"Forbidden"}');
+        return { status: 403, text: '{"Message":"Forbidden"}' };
       }
-      void agent({
+      const answer = await agent({
         body,
         isBase64Encoded: false,
         requestContext: {
-          http: { method: req.method ?? 'GET' },
+          http: { method },
           authorizer: { iam: { userArn: `arn:aws:sts::${ACCOUNT}:assumed-role/${ROLE}/${INSTANCE_ID}`, accountId: ACCOUNT } },
         },
-      } as any, { invokedFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:agent`, getRemainingTimeInMillis: () => 30_000 } as any)
-        .then((answer) => {
-          requests.push({ body, signed, exposed, status: answer.statusCode ?? 0 });
-          reply(answer.statusCode ?? 500, String(answer.body));
-        });
-    });
+      } as any, { invokedFunctionArn: `arn:aws:lambda:eu-west-1:${ACCOUNT}:function:agent`, getRemainingTimeInMillis: () => 30_000 } as any);
+      requests.push({ body, signed, exposed, status: answer.statusCode ?? 0 });
+      return { status: answer.statusCode ?? 500, text: String(answer.body) };
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { ...server, requests };
 }
 
 describe('the programs, fetched by the user data from the real agent with the real curl', () => {
   let box: Sandbox;
   let served: Served | undefined;
+  let output: OutputCapture;
   beforeEach(() => {
+    // The agent's log lines, kept for the tests rather than printed.
+    output = new OutputCapture().start();
     autoScaling.reset();
     autoScaling.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [INSTANCE_ID] })
       .resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE_ID, AutoScalingGroupName: 'linux-asg' } as any] });
     box = new Sandbox();
   });
   afterEach(async () => {
+    output.stop();
     await served?.close();
     served = undefined;
     box.cleanup();
@@ -143,6 +120,7 @@ describe('the programs, fetched by the user data from the real agent with the re
         .toEqual({ program: program.asset, same: true });
     }
     expect(result.log).toContain(`programs ${programInstallerSha256()} installed`);
+    expect(output.logs()).toContainEqual(expect.objectContaining({ message: 'Instance agent: programs done', instanceId: INSTANCE_ID, fleet: 'linux' }));
     expect([result.output, result.log].filter((t) => t.includes(CREDENTIALS.SecretAccessKey) || t.includes(CREDENTIALS.Token))).toEqual([]);
   });
 

@@ -147,7 +147,9 @@ describe('rendered user data: static checks', () => {
     // The files it writes itself: the settings (and the extra commands) only.
     const written = [...userData.matchAll(/^cat >"\$ROOT(\S+)" <</gm)].map((m) => m[1]);
     expect(written).toEqual(options.extraCommands.length > 0 ? ['/etc/runner-fleet/config.env', '/opt/runner-fleet/bin/prepare-extra'] : ['/etc/runner-fleet/config.env']);
-    expect(userData).toContain(instanceAsset('fetch-programs.sh').replace(/\n$/, ''));
+    expect(userData).toContain(instanceAsset('fetch-programs.sh').split('\n').slice(1).join('\n').replace(/\n$/, ''));
+    // One interpreter line: the user data's (and the extra commands' script's, which it writes).
+    expect(userData.match(/^#!/gm)).toHaveLength(options.extraCommands.length > 0 ? 2 : 1);
     // The digest pinned is the installer's, the same whatever the fleet's settings.
     expect(renderConfigEnv(options)).toContain(`\nRF_PROGRAMS_SHA256=${programsDigest(programInstaller())}\n`);
     expect(programInstallerSha256()).toMatch(/^[0-9a-f]{64}$/);
