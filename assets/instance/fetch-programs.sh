@@ -20,8 +20,8 @@ say() {
 
 imds() {
   local token
-  token="$(curl -sf -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')" || return 1
-  curl -sf -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+  token="$(curl -q -sf --connect-timeout 2 --max-time 5 -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')" || return 1
+  curl -q -sf --connect-timeout 2 --max-time 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
 # json_text NAME JSON: the value of a string field made of the characters of base64 and hexadecimal
@@ -51,7 +51,7 @@ agent_post() {
     fi
   done
   out="$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key" "$secret" "$token" |
-    curl -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 "aws:amz:$region:lambda" \
+    curl -q -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 "aws:amz:$region:lambda" \
       -H 'content-type: application/json' --data-binary "$1" -w '\n%{http_code}' "$RF_AGENT_URL")" || return 1
   STATUS="${out##*$'\n'}"
   ANSWER="${out%$'\n'*}"
@@ -78,13 +78,13 @@ until agent_post '{"action":"programs"}'; do
   sleep "$FETCH_RETRY_SECONDS"
 done
 
-installer="$(mktemp)"
+installer="$(mktemp)" || give_up "cannot create a temporary file for the installer"
 trap 'rm -f "$installer"' EXIT
 encoded="$(json_text installer "$ANSWER")" || give_up "the instance agent's answer carries no installer"
 printf '%s' "$encoded" | base64 -d >"$installer" || give_up "the instance agent's installer is not base64"
-actual="$(sha256sum "$installer" | cut -d' ' -f1)"
+actual="$(sha256sum "$installer" | cut -d' ' -f1)" || give_up "cannot compute the installer's SHA-256"
 if [ "$actual" != "$RF_PROGRAMS_SHA256" ]; then
   give_up "the instance agent serves programs with SHA-256 $actual, and this fleet's launch template pins $RF_PROGRAMS_SHA256: deploy the control plane and this fleet from the same version of cdk-github-runner-fleet"
 fi
-RUNNER_FLEET_ROOT="$ROOT" bash "$installer"
+RUNNER_FLEET_ROOT="$ROOT" bash "$installer" || give_up "the program installer failed"
 say "programs $actual installed"

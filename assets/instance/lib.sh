@@ -25,8 +25,8 @@ log() {
 
 imds_get() {
   local token
-  token="$(curl -sf -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')" || return 1
-  curl -sf -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
+  token="$(curl -q -sf --connect-timeout 2 --max-time 5 -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')" || return 1
+  curl -q -sf --connect-timeout 2 --max-time 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
 # jq builds the agent's requests and reads its answers; an image may lack it.
@@ -44,6 +44,7 @@ ensure_jq() {
 # caller's verified role session (the instance role has no Auto Scaling write permission). The request
 # is signed (SigV4, service lambda) with the instance role's credentials, which only root can read from
 # the metadata service; they reach curl on its standard input, never on a command line or in the log.
+# curl's -q (first) leaves out any ~/.curlrc of the image, which could make curl print the request.
 # agent REQUEST_JSON: 0 when done (its answer in AGENT_ANSWER), AGENT_NOTHING_TO_DO on 409, 1 otherwise.
 # Network errors, throttling and 5xx are tried again (the agent's actions may be repeated).
 agent() {
@@ -70,7 +71,7 @@ agent() {
   while true; do
     status=000
     if out="$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key" "$secret" "$token" |
-      curl -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 "aws:amz:$REGION:lambda" \
+      curl -q -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 "aws:amz:$REGION:lambda" \
         -H 'content-type: application/json' --data-binary "$request" -w '\n%{http_code}' "$RF_AGENT_URL")"; then
       status="${out##*$'\n'}"
       AGENT_ANSWER="${out%$'\n'*}"

@@ -106,6 +106,7 @@ export function labelProblems(prop: string, labels: string[]): string[] {
     problems.push(`${prop} has ${labels.length} labels: GitHub accepts at most 100 per runner, and the fleet adds its own; use at most 90`);
   }
   const seen = new Set<string>();
+  const repeated = new Set<string>();
   for (const label of labels) {
     const key = label.toLowerCase();
     if (!/^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$/.test(label)) {
@@ -115,8 +116,9 @@ export function labelProblems(prop: string, labels: string[]): string[] {
       );
     } else if (key === 'self-hosted') {
       problems.push(`${prop} contains "self-hosted": GitHub adds it to every self-hosted runner; remove it`);
-    } else if (seen.has(key)) {
-      problems.push(`${prop} contains ${JSON.stringify(label)} twice (labels are case-insensitive): remove the duplicate`);
+    } else if (seen.has(key) && !repeated.has(key)) {
+      repeated.add(key);
+      problems.push(`${prop} contains ${JSON.stringify(label)} more than once (labels are case-insensitive): remove the duplicates`);
     }
     seen.add(key);
   }

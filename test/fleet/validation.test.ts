@@ -89,7 +89,7 @@ describe('GitHubRunnerFleet: mistakes are reported at synth, all at once', () =>
     expect(synthMistakes(fleet).map((m) => m.message)).toEqual([
       expect.stringMatching(/^labels contains "has space": a label is 1-100 letters/),
       'labels contains "self-hosted": GitHub adds it to every self-hosted runner; remove it',
-      'labels contains "Linux" twice (labels are case-insensitive): remove the duplicate',
+      'labels contains "Linux" more than once (labels are case-insensitive): remove the duplicates',
     ]);
   });
 

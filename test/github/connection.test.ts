@@ -99,7 +99,8 @@ describe('labelProblems', () => {
     [['has space'], /labels contains "has space"/],
     [['a,b'], /labels contains "a,b"/],
     [['self-hosted'], /GitHub adds it/],
-    [['Linux', 'linux'], /twice/],
+    [['Linux', 'linux'], /"linux" more than once/],
+    [['gpu', 'GPU', 'Gpu'], /"GPU" more than once/],
     [['x'.repeat(101)], /1-100/],
     [Array.from({ length: 91 }, (_, i) => `l${i}`), /at most 90/],
   ])('rejects %p', (labels, message) => {
@@ -108,12 +109,12 @@ describe('labelProblems', () => {
     expect(problems[0]).toMatch(message);
   });
   test('every mistake at once, each label once', () => {
-    expect(labelProblems('labels', ['ok', 'has space', 'self-hosted', 'OK', 'a,b', 'ok'])).toEqual([
+    expect(labelProblems('labels', ['ok', 'has space', 'self-hosted', 'OK', 'a,b', 'ok', 'x', 'X'])).toEqual([
       'labels contains "has space": a label is 1-100 letters, digits, \'.\', \'_\', \':\', \'+\' or \'-\', starting with a letter or digit, without spaces or commas',
       'labels contains "self-hosted": GitHub adds it to every self-hosted runner; remove it',
-      'labels contains "OK" twice (labels are case-insensitive): remove the duplicate',
+      'labels contains "OK" more than once (labels are case-insensitive): remove the duplicates',
       'labels contains "a,b": a label is 1-100 letters, digits, \'.\', \'_\', \':\', \'+\' or \'-\', starting with a letter or digit, without spaces or commas',
-      'labels contains "ok" twice (labels are case-insensitive): remove the duplicate',
+      'labels contains "X" more than once (labels are case-insensitive): remove the duplicates',
     ]);
   });
 });

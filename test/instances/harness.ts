@@ -347,6 +347,14 @@ export interface AgentAnswer {
   readonly once?: boolean;
 }
 
+/** What the stubs record, one line per call: the calls, every curl command line, every recorded command. */
+const RECORDS = ['calls', 'argv', 'exec'];
+
+/** The non-empty lines of a file ([] when there is none). */
+function lines(file: string): string[] {
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
+}
+
 export class Sandbox {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-fleet-'));
   readonly root = path.join(this.dir, 'root');
@@ -459,14 +467,15 @@ export class Sandbox {
 
   /**
    * Runs the user data (fetches the programs from the stub agent and installs them, with the settings).
-   * What it recorded is in the result; the records then start afresh, so that what a test runs next
-   * (the bootstrap, as systemd would) is recorded alone.
+   * What it recorded is in the result, and kept aside (`recorded({ withUserData: true })`); the records
+   * then start afresh, so that what a test runs next (the bootstrap, as systemd would) is recorded alone.
    */
   install(options: BootstrapOptions): RunResult {
     const script = path.join(this.dir, 'user-data.sh');
     fs.writeFileSync(script, renderUserData(options));
     const result = this.run(script);
-    for (const record of ['calls', 'argv', 'exec']) {
+    for (const record of RECORDS) {
+      fs.appendFileSync(path.join(this.stub, `${record}.user-data`), fs.readFileSync(path.join(this.stub, record)));
       fs.writeFileSync(path.join(this.stub, record), '');
     }
     return result;
@@ -488,10 +497,17 @@ export class Sandbox {
     return { process: child, exited };
   }
 
-  /** Everything recorded so far: the calls, every curl command line and the log. */
-  recorded(): { calls: string[]; argv: string[]; exec: string[]; log: string } {
+  /**
+   * Everything recorded so far: the calls, every curl command line and the log; since the user data
+   * ran (install), unless `withUserData` adds the user data's records before them.
+   */
+  recorded(options: { withUserData?: boolean } = {}): { calls: string[]; argv: string[]; exec: string[]; log: string } {
     const { calls, argv, exec, log } = this.result(0, '');
-    return { calls, argv, exec, log };
+    if (!options.withUserData) {
+      return { calls, argv, exec, log };
+    }
+    const before = (record: string): string[] => lines(path.join(this.stub, `${record}.user-data`));
+    return { calls: [...before('calls'), ...calls], argv: [...before('argv'), ...argv], exec: [...before('exec'), ...exec], log };
   }
 
   /** Whether an event (see RUN_SH_STUB and the stubs) has happened. */

@@ -47,21 +47,34 @@ export function verifySigV4(request: SignedRequest, secretAccessKey: string): Si
   return { valid: expected === signature && amzDate.startsWith(date), accessKeyId, scope: `${region}/${service}`, signedHeaders };
 }
 
-/** The command lines (of every process this user may read) that contain one of these strings. */
+/**
+ * The command lines that contain one of these strings, of this process's descendants only (the programs
+ * a test started, and what they started): test files that run side by side in other workers, which may
+ * start processes with the same test credentials on purpose, are not looked at.
+ */
 export function commandLinesWith(secrets: string[]): string[] {
-  const found: string[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let line: string;
+  const parents = new Map<number, number>();
+  const commandLines = new Map<number, string>();
+  for (const entry of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    const pid = Number(entry);
     try {
-      line = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      // The parent is the second field after the command name, which is in parentheses and may hold any character.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parents.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      commandLines.set(pid, fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
     } catch {
       continue; // gone, or not ours to read
     }
-    if (secrets.some((s) => line.includes(s))) {
-      found.push(`${pid}: ${line}`);
-    }
   }
-  return found;
+  const descends = (pid: number): boolean => {
+    for (let p = parents.get(pid), hops = 0; p !== undefined && p > 0 && hops < 64; p = parents.get(p), hops++) {
+      if (p === process.pid) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return [...commandLines].filter(([pid, line]) => descends(pid) && secrets.some((s) => line.includes(s))).map(([pid, line]) => `${pid}: ${line}`);
 }
 
 /** A request to the agent's URL, with the command lines that showed a credential while it was in flight. */

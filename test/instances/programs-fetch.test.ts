@@ -8,12 +8,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CompleteLifecycleActionCommand, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CREDENTIALS, defaultOptions, INSTANCE_ID, RunResult, Sandbox } from './harness';
 import { loopbackAws, verifySigV4 } from './loopback-aws';
 import { instanceAgentLambdaHandler } from '../../lambda/adapters/instance-agent-entry';
-import { ENV_FLEET_CONFIG } from '../../src/contract';
+import { ENV_FLEET_CONFIG, LAUNCH_HOOK_NAME } from '../../src/contract';
 import { AGENT_PROGRAMS_DIR, INSTANCE_PROGRAMS } from '../../src/contract/instance-programs';
 import { INSTANCE_ASSETS_DIR, instanceAsset, programInstallerSha256, renderUserData } from '../../src/instances/user-data';
 import { OutputCapture } from '../lambda/e2e/harness';
@@ -77,6 +77,7 @@ describe('the programs, fetched by the user data from the real agent with the re
     autoScaling.reset();
     autoScaling.on(DescribeAutoScalingInstancesCommand, { InstanceIds: [INSTANCE_ID] })
       .resolves({ AutoScalingInstances: [{ InstanceId: INSTANCE_ID, AutoScalingGroupName: 'linux-asg' } as any] });
+    autoScaling.on(CompleteLifecycleActionCommand).resolves({});
     box = new Sandbox();
   });
   afterEach(async () => {
@@ -133,9 +134,12 @@ describe('the programs, fetched by the user data from the real agent with the re
     expect(INSTANCE_PROGRAMS.filter((p) => fs.existsSync(path.join(result.root, p.path)))).toEqual([]);
     expect(result.log).toContain(`and this fleet's launch template pins ${programInstallerSha256()}: deploy the control plane and this fleet from the same version`);
     // The abandon reached the agent signed, and the agent made the call on the caller's own launch action.
-    expect(served!.requests.map((r) => [r.body, r.signed])).toEqual([
-      ['{"action":"programs"}', true],
-      ['{"action":"complete","hook":"launch","result":"ABANDON"}', true],
+    expect(served!.requests.map((r) => [r.body, r.signed, r.status])).toEqual([
+      ['{"action":"programs"}', true, 200],
+      ['{"action":"complete","hook":"launch","result":"ABANDON"}', true, 200],
+    ]);
+    expect(autoScaling.commandCalls(CompleteLifecycleActionCommand).map((c) => c.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'linux-asg', LifecycleHookName: LAUNCH_HOOK_NAME, InstanceId: INSTANCE_ID, LifecycleActionResult: 'ABANDON' },
     ]);
   });
 });

@@ -84,9 +84,9 @@ function sandboxPerTest(use: (box: Sandbox) => void, check: (box: Sandbox) => vo
   });
 }
 
-/** Run after every program run of a test: no Auto Scaling CLI call, no credential recorded or logged. */
+/** Run after every program run of a test (the user data's too): no Auto Scaling CLI call, no credential recorded or logged. */
 function assertNoAutoScalingCallNorCredential(box: Sandbox): void {
-  const { calls, argv, log } = box.recorded();
+  const { calls, argv, log } = box.recorded({ withUserData: true });
   expect(calls.filter((c) => /^aws autoscaling\b/.test(c))).toEqual([]);
   expect(leaks([...calls, ...argv, log])).toEqual([]);
 }
@@ -248,7 +248,7 @@ describe('bootstrap, run with stub commands', () => {
     expect(result.log).toContain(`runner-fleet user data: programs ${programInstallerSha256()} installed`);
     // The credentials reached curl on its standard input only.
     expect(result.argv.filter((a) => a.includes('--aws-sigv4'))).toEqual([
-      expect.stringMatching(/^-sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 aws:amz:eu-west-1:lambda -H content-type: application\/json --data-binary \{"action":"programs"\} /),
+      expect.stringMatching(/^-q -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 aws:amz:eu-west-1:lambda -H content-type: application\/json --data-binary \{"action":"programs"\} /),
     ]);
     expect(leaks([...result.calls, ...result.argv, ...result.exec, result.log, result.output])).toEqual([]);
   });
@@ -529,7 +529,7 @@ describe('bootstrap, run with stub commands', () => {
     // whoami, protect on, protect off three times
     expect(agentLines).toHaveLength(5);
     for (const line of agentLines) {
-      expect(line).toMatch(/^-sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 aws:amz:eu-west-1:lambda -H content-type: application\/json --data-binary \{.*\} -w \\n%\{http_code\} https:\/\/\S+\.lambda-url\.eu-west-1\.on\.aws\/$/);
+      expect(line).toMatch(/^-q -sS --connect-timeout 5 --max-time 30 -K - --aws-sigv4 aws:amz:eu-west-1:lambda -H content-type: application\/json --data-binary \{.*\} -w \\n%\{http_code\} https:\/\/\S+\.lambda-url\.eu-west-1\.on\.aws\/$/);
     }
     // The stub saw the role's own credentials on every call (creds=ok in each line).
     expect(result.calls.filter((c) => c.startsWith('agent '))).toEqual([WHOAMI, PROTECT_ON, PROTECT_OFF, PROTECT_OFF, PROTECT_OFF]);
