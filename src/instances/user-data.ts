@@ -153,8 +153,11 @@ export function fetchProgramsScript(): string {
 
 /** The SHA-256 of this release's program installer: each fleet's user data pins it. */
 export function programInstallerSha256(): string {
-  return programsDigest(programInstaller());
+  // The programs ship with the package and do not change during a synthesis: read and hashed once, not per fleet.
+  installerSha256 ??= programsDigest(programInstaller());
+  return installerSha256;
 }
+let installerSha256: string | undefined;
 
 /** EC2's limit on user data, in bytes before base64 encoding. */
 export const USER_DATA_LIMIT_BYTES = 16_384;
